@@ -322,6 +322,14 @@ tt_collector_stop (tt_collector_t **self_p, int sig)
         waitpid (self->pid, NULL, 0);
     }
     unlink (self->ready_path);
+    if (!getenv ("TALLY_KEEP_TEST_DIRS")) {
+        unlink (self->log_path);
+        char *slash = strrchr (self->log_path, '/');
+        if (slash) {
+            *slash = 0;
+            rmdir (self->log_path);
+        }
+    }
     free (self);
     *self_p = NULL;
     return rc;

@@ -1,0 +1,75 @@
+/*  main.c — tally-collector: stores county reports, keeps roll-ups exact,
+    publishes live totals.
+
+    Only launches the rest: parses the command line, then runs `migrate` or
+    the daemon (server.c over store.c).
+*/
+#include <czmq.h>
+
+#include "migrate.h"
+#include "server.h"
+#include "settings.h"
+#include "store.h"
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "Usage: tally-collector [OPTIONS]            run the collector daemon\n"
+        "       tally-collector migrate [OPTIONS]    create or update the schema and load the catalogs\n"
+        "\n"
+        "The collector receives county reports (PROTOCOL.md) on the report endpoint,\n"
+        "validates them, stores each batch in PostgreSQL in one transaction, acks only\n"
+        "after COMMIT, and publishes the totals of every changed region on the feed.\n"
+        "The query endpoint answers snapshot and ping requests.\n"
+        "\n"
+        "Options:\n");
+    settings_usage (out);
+    fprintf (out,
+        "  -h, --help             show this help\n"
+        "\n"
+        "Without --db, libpq's environment is used (PGHOST, PGPORT, PGDATABASE, PGUSER, ...).\n"
+        "Without CURVE keys, endpoints bind to loopback only unless --allow-plaintext is given.\n"
+        "\n"
+        "Exit status: 0 after SIGINT/SIGTERM (the batch in hand is committed and acked first),\n"
+        "1 when migrate fails, 2 on a usage error or when an endpoint cannot be bound.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+    bool migrate = argc > 1 && streq (argv [1], "migrate");
+    settings_t settings;
+    settings_init (&settings);
+    int rc = settings_parse (&settings, argc, argv, migrate ? 2 : 1);
+    if (rc) {
+        if (rc > 0)
+            s_usage (stdout);
+        settings_free (&settings);
+        return rc > 0 ? 0 : 2;
+    }
+    if (migrate) {
+        char *share = migrate_find_share (settings.share);
+        rc = share && migrate_run (settings.db, share) == 0 ? 0 : 1;
+        free (share);
+        settings_free (&settings);
+        return rc;
+    }
+    zsys_init ();
+    zsys_set_logident ("tally-collector");
+    char *described = settings_describe (&settings);
+    zsys_info ("tally-collector %s starting: %s", TALLY_VERSION, described);
+    free (described);
+
+    store_t *store = store_new (settings.db);
+    server_t *server = server_new (&settings, &store);
+    if (!server) {
+        store_destroy (&store);
+        settings_free (&settings);
+        return 2;
+    }
+    server_run (server);
+    server_destroy (&server);
+    settings_free (&settings);
+    return 0;
+}

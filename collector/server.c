@@ -1,0 +1,638 @@
+/*  server.c — the collector daemon: sockets, group commit, replies, feed.
+
+    The loop waits on the report and query sockets with a timeout that keeps
+    heartbeats on time. Reports are drained into a batch (as many as have
+    arrived, up to batch-max), committed in one transaction, answered only
+    after COMMIT, and the totals of every changed region are published.
+    Rejections are answered at once and recorded with the next commit.
+*/
+#include "server.h"
+
+#include <inttypes.h>
+#include <signal.h>
+
+#define PENDING_REJECTS_MAX  10000      //  rejects kept while the database is down
+#define QUERY_DRAIN_MAX      64         //  queries answered per loop turn
+
+//  One accepted report waiting for its commit.
+typedef struct {
+    zframe_t *routing;          //  the peer's routing id
+    bool delimiter;             //  a REQ peer: echo the empty delimiter
+    proto_msg_t *report;        //  decoded and validated
+    char peer [64];             //  peer address
+} s_entry_t;
+
+struct server_t {
+    const settings_t *settings;
+    store_t *store;
+    zsock_t *report;            //  ROUTER: reports in, replies out
+    zsock_t *feed;              //  PUB: totals and heartbeats
+    zsock_t *query;             //  ROUTER: snapshot and ping
+    zpoller_t *poller;
+    s_entry_t *batch;           //  reports of the batch being gathered
+    size_t batch_count;
+    s_entry_t *held;            //  repeats of a (source, seq) already in the batch
+    size_t held_count;
+    zhashx_t *batch_keys;       //  "source seq" of the batch's reports
+    store_item_t *items;        //  scratch for store_commit
+    zlistx_t *rejects;          //  store_reject_t waiting to be recorded
+    size_t rejects_dropped;     //  dropped because too many were waiting
+    zlistx_t *totals;           //  proto_msg_t to publish after a commit
+    int64_t last_seq;           //  last feed seq published (heartbeats carry it)
+    int64_t next_heartbeat;     //  zclock_mono time
+};
+
+//  --------------------------------------------------------------------------
+//  Binding
+
+//  Plaintext is only for loopback unless the operator says otherwise: the
+//  wildcard becomes 127.0.0.1, an explicit other address is refused.
+static int
+s_plaintext_endpoint (const settings_t *settings, const char *name, const char *endpoint,
+                      char *out, size_t out_size)
+{
+    snprintf (out, out_size, "%s", endpoint);
+    if (settings->allow_plaintext || strncmp (endpoint, "tcp://", 6) != 0)
+        return 0;
+    const char *host = endpoint + 6;
+    if (strncmp (host, "*:", 2) == 0) {
+        snprintf (out, out_size, "tcp://127.0.0.1:%s", host + 2);
+        return 0;
+    }
+    if (strncmp (host, "127.", 4) == 0 || strncmp (host, "localhost:", 10) == 0
+    ||  strncmp (host, "[::1]:", 6) == 0)
+        return 0;
+    fprintf (stderr, "tally-collector: refusing to bind %s endpoint %s in plaintext: anyone who "
+             "can reach it could report; configure CURVE keys or give --allow-plaintext\n",
+             name, endpoint);
+    return -1;
+}
+
+static zsock_t *
+s_bind (const settings_t *settings, int type, const char *name, const char *endpoint)
+{
+    char actual [256];
+    if (s_plaintext_endpoint (settings, name, endpoint, actual, sizeof actual))
+        return NULL;
+    zsock_t *sock = zsock_new (type);
+    if (!sock) {
+        fprintf (stderr, "tally-collector: cannot create the %s socket\n", name);
+        return NULL;
+    }
+    //  Transport limits, set deliberately (see README "Limits"): a frame over
+    //  max-frame drops the connection; a peer that does not finish the
+    //  handshake in 5 s is dropped; silent TCP peers are found by heartbeats.
+    zsock_set_maxmsgsize (sock, settings->max_frame);
+    zsock_set_handshake_ivl (sock, 5000);
+    zsock_set_heartbeat_ivl (sock, 10000);
+    zsock_set_heartbeat_timeout (sock, 30000);
+    zsock_set_linger (sock, 2000);
+    if (type == ZMQ_PUB)
+        zsock_set_sndhwm (sock, 100000);
+    else {
+        zsock_set_rcvhwm (sock, 1000);
+        zsock_set_sndhwm (sock, 10000);
+    }
+    if (zsock_bind (sock, "%s", actual) < 0) {
+        fprintf (stderr, "tally-collector: cannot bind the %s endpoint %s: %s\n",
+                 name, actual, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    if (!streq (actual, endpoint))
+        zsys_warning ("server: no CURVE keys: %s endpoint bound to %s only (loopback); "
+                      "give --allow-plaintext to accept plaintext from other hosts", name, actual);
+    return sock;
+}
+
+static int
+s_write_ready_file (server_t *self)
+{
+    const char *path = self->settings->ready_file;
+    if (!path || !*path)
+        return 0;
+    char temp [1100];
+    snprintf (temp, sizeof temp, "%s.tmp", path);
+    FILE *file = fopen (temp, "w");
+    if (!file) {
+        zsys_error ("server: cannot write the ready file %s", temp);
+        return -1;
+    }
+    fprintf (file, "report %s\nfeed %s\nquery %s\n", zsock_endpoint (self->report),
+             zsock_endpoint (self->feed), zsock_endpoint (self->query));
+    fclose (file);
+    return rename (temp, path);
+}
+
+static void
+s_entry_clear (s_entry_t *entry)
+{
+    zframe_destroy (&entry->routing);
+    proto_msg_destroy (&entry->report);
+}
+
+server_t *
+server_new (const settings_t *settings, store_t **store_p)
+{
+    server_t *self = (server_t *) zmalloc (sizeof (server_t));
+    self->settings = settings;
+    self->store = *store_p;
+    *store_p = NULL;
+    self->report = s_bind (settings, ZMQ_ROUTER, "report", settings->report);
+    self->feed = self->report ? s_bind (settings, ZMQ_PUB, "feed", settings->feed) : NULL;
+    self->query = self->feed ? s_bind (settings, ZMQ_ROUTER, "query", settings->query) : NULL;
+    if (!self->query) {
+        server_destroy (&self);
+        return NULL;
+    }
+    self->poller = zpoller_new (self->report, self->query, NULL);
+    size_t cap = (size_t) settings->batch_max;
+    self->batch = (s_entry_t *) zmalloc (cap * sizeof (s_entry_t));
+    self->held = (s_entry_t *) zmalloc (cap * sizeof (s_entry_t));
+    self->items = (store_item_t *) zmalloc (cap * sizeof (store_item_t));
+    self->batch_keys = zhashx_new ();
+    self->rejects = zlistx_new ();
+    zlistx_set_destructor (self->rejects, (zlistx_destructor_fn *) store_reject_destroy);
+    self->totals = zlistx_new ();
+    zlistx_set_destructor (self->totals, (zlistx_destructor_fn *) proto_msg_destroy);
+    zsys_info ("server: reports on %s, feed on %s, queries on %s",
+               zsock_endpoint (self->report), zsock_endpoint (self->feed), zsock_endpoint (self->query));
+    zsys_warning ("server: no CURVE keys configured: anyone who can reach these ports can "
+                  "report and read figures");
+    if (s_write_ready_file (self)) {
+        server_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+server_destroy (server_t **self_p)
+{
+    if (self_p && *self_p) {
+        server_t *self = *self_p;
+        for (size_t i = 0; i < self->batch_count; i++)
+            s_entry_clear (&self->batch [i]);
+        for (size_t i = 0; i < self->held_count; i++)
+            s_entry_clear (&self->held [i]);
+        free (self->batch);
+        free (self->held);
+        free (self->items);
+        zhashx_destroy (&self->batch_keys);
+        zlistx_destroy (&self->rejects);
+        zlistx_destroy (&self->totals);
+        zpoller_destroy (&self->poller);
+        zsock_destroy (&self->report);
+        zsock_destroy (&self->feed);
+        zsock_destroy (&self->query);
+        store_destroy (&self->store);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Replies
+
+//  Send body to the peer, with the REQ delimiter when it had one.
+static void
+s_reply (zsock_t *sock, zframe_t *routing, bool delimiter, const uint8_t *body, size_t size)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_append (msg, &(zframe_t *) { zframe_dup (routing) });
+    if (delimiter)
+        zmsg_addmem (msg, NULL, 0);
+    zmsg_addmem (msg, body, size);
+    zmsg_send (&msg, sock);
+}
+
+static void
+s_reply_msg (zsock_t *sock, zframe_t *routing, bool delimiter, const proto_msg_t *msg)
+{
+    size_t size;
+    proto_error_t err;
+    uint8_t *body = proto_msg_encode (msg, &size, &err);
+    if (!body) {
+        //  Our own message broke the protocol: a bug, not the peer's fault.
+        zsys_error ("server: cannot encode a %s reply: %s", proto_type_name (msg->type), err.text);
+        return;
+    }
+    s_reply (sock, routing, delimiter, body, size);
+    free (body);
+}
+
+static void
+s_reply_nack (zsock_t *sock, zframe_t *routing, bool delimiter, proto_code_t code,
+              const char *text, const proto_error_t *echo, int64_t retry_ms)
+{
+    proto_msg_t *nack = proto_msg_new (PROTO_NACK);
+    nack->code = code;
+    proto_msg_set_error (nack, text);
+    if (echo && echo->has_source) {
+        nack->has_source = true;
+        snprintf (nack->source, sizeof nack->source, "%s", echo->source);
+    }
+    if (echo && echo->has_seq) {
+        nack->has_seq = true;
+        nack->seq = echo->seq;
+    }
+    if (retry_ms > 0) {
+        nack->has_retry_ms = true;
+        nack->retry_ms = retry_ms;
+    }
+    s_reply_msg (sock, routing, delimiter, nack);
+    proto_msg_destroy (&nack);
+}
+
+static void
+s_echo_of (const proto_msg_t *report, proto_error_t *echo)
+{
+    memset (echo, 0, sizeof *echo);
+    echo->has_source = true;
+    snprintf (echo->source, sizeof echo->source, "%s", report->source);
+    echo->has_seq = true;
+    echo->seq = report->seq;
+}
+
+//  Keep a rejected report for rejected_report; bounded while the database is down.
+static void
+s_keep_reject (server_t *self, store_reject_t *reject)
+{
+    if (zlistx_size (self->rejects) >= PENDING_REJECTS_MAX) {
+        zlistx_delete (self->rejects, zlistx_first (self->rejects));
+        if (self->rejects_dropped++ == 0)
+            zsys_warning ("server: more than %d rejected reports wait for the database; "
+                          "the oldest are no longer kept for rejected_report", PENDING_REJECTS_MAX);
+    }
+    zlistx_add_end (self->rejects, reject);
+}
+
+//  --------------------------------------------------------------------------
+//  Receiving
+
+//  Split [routing][delimiter?][body]. Returns the body frame (borrowed from
+//  msg) or NULL when the message has another shape.
+static zframe_t *
+s_split (zmsg_t *msg, zframe_t **routing, bool *delimiter)
+{
+    *routing = zmsg_pop (msg);
+    *delimiter = false;
+    size_t frames = zmsg_size (msg);
+    zframe_t *first = zmsg_first (msg);
+    if (frames == 2 && zframe_size (first) == 0) {
+        *delimiter = true;
+        return zmsg_next (msg);
+    }
+    return frames == 1 ? first : NULL;
+}
+
+static const char *
+s_peer_address (zframe_t *frame, char *buf, size_t size)
+{
+    const char *address = frame ? zframe_meta (frame, "Peer-Address") : NULL;
+    snprintf (buf, size, "%s", address ? address : "");
+    return buf;
+}
+
+//  Receive one report message; answer it at once if it is rejected or
+//  cannot be taken now, else add it to the batch (or hold it back when its
+//  (source, seq) is already in the batch).
+static void
+s_receive_report (server_t *self, zmsg_t *msg)
+{
+    zframe_t *routing;
+    bool delimiter;
+    zframe_t *body = s_split (msg, &routing, &delimiter);
+    if (!routing)
+        return;
+    char peer [64];
+    s_peer_address (body ? body : zmsg_first (msg), peer, sizeof peer);
+    proto_error_t err;
+    memset (&err, 0, sizeof err);
+    proto_msg_t *report = NULL;
+
+    if (!body) {
+        err.code = PROTO_MALFORMED;
+        snprintf (err.text, sizeof err.text, "a report must be one frame (after an empty "
+                  "delimiter for REQ peers), got %zu frames", zmsg_size (msg));
+    }
+    else
+    if (zframe_size (body) == 0) {
+        err.code = PROTO_MALFORMED;
+        snprintf (err.text, sizeof err.text, "the message body is empty");
+    }
+    else {
+        report = proto_msg_decode (zframe_data (body), zframe_size (body),
+                                   (size_t) self->settings->max_body, &err);
+        if (report && report->type != PROTO_REPORT) {
+            err.code = PROTO_INVALID;
+            snprintf (err.text, sizeof err.text, "the report endpoint takes reports, not '%s' messages",
+                      proto_type_name (report->type));
+            proto_msg_destroy (&report);
+        }
+    }
+    if (report) {
+        s_echo_of (report, &err);
+        catalog_t *catalog = store_catalog (self->store);
+        if (!catalog) {
+            //  Never connected: the catalog is unknown, so no verdict can be given.
+            s_reply_nack (self->report, routing, delimiter, PROTO_UNAVAILABLE,
+                          "the collector cannot reach its database yet", &err,
+                          store_retry_ms (self->store));
+            proto_msg_destroy (&report);
+            zframe_destroy (&routing);
+            return;
+        }
+        err.code = catalog_check_report (catalog, report, err.text, sizeof err.text);
+    }
+    if (err.code != PROTO_OK) {
+        s_reply_nack (self->report, routing, delimiter, err.code, err.text, &err, 0);
+        zframe_t *raw = body ? body : zmsg_first (msg);
+        s_keep_reject (self, store_reject_new (err.code, err.text, &err, peer, NULL,
+                       raw ? zframe_data (raw) : NULL, raw ? zframe_size (raw) : 0));
+        proto_msg_destroy (&report);
+        zframe_destroy (&routing);
+        return;
+    }
+    char key [PROTO_MAX_SOURCE + 32];
+    snprintf (key, sizeof key, "%s %" PRId64, report->source, report->seq);
+    s_entry_t entry = { routing, delimiter, report, "" };
+    snprintf (entry.peer, sizeof entry.peer, "%s", peer);
+    if (zhashx_lookup (self->batch_keys, key)) {
+        if (self->held_count < (size_t) self->settings->batch_max)
+            self->held [self->held_count++] = entry;
+        else {
+            //  A peer repeating itself this much is told to come back later.
+            s_reply_nack (self->report, routing, delimiter, PROTO_UNAVAILABLE,
+                          "this report is already being stored; resend later", &err, 1000);
+            s_entry_clear (&entry);
+        }
+        return;
+    }
+    zhashx_insert (self->batch_keys, key, (void *) 1);
+    self->batch [self->batch_count++] = entry;
+}
+
+//  --------------------------------------------------------------------------
+//  Committing
+
+static void
+s_publish (server_t *self, const proto_msg_t *totals)
+{
+    size_t size;
+    proto_error_t err;
+    uint8_t *body = proto_msg_encode (totals, &size, &err);
+    if (!body) {
+        zsys_error ("server: cannot encode totals of %s: %s", totals->region, err.text);
+        return;
+    }
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, totals->region);
+    zmsg_addmem (msg, body, size);
+    zmsg_send (&msg, self->feed);
+    free (body);
+    if (totals->seq > self->last_seq)
+        self->last_seq = totals->seq;
+}
+
+//  Commit entries[0..count) with the waiting rejects; returns store_commit's code.
+static int
+s_commit (server_t *self, s_entry_t *entries, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        self->items [i].report = entries [i].report;
+        self->items [i].peer = *entries [i].peer ? entries [i].peer : NULL;
+        self->items [i].key_id = NULL;
+    }
+    int rc = store_commit (self->store, self->items, count, self->rejects, self->totals);
+    if (rc == 0 && self->rejects_dropped) {
+        zsys_info ("server: rejected reports are recorded again (%zu were not kept)", self->rejects_dropped);
+        self->rejects_dropped = 0;
+    }
+    return rc;
+}
+
+static void
+s_answer_committed (server_t *self, s_entry_t *entries, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        s_entry_t *entry = &entries [i];
+        if (self->items [i].status == STORE_CONFLICT) {
+            proto_error_t echo;
+            s_echo_of (entry->report, &echo);
+            char text [PROTO_MAX_TEXT];
+            snprintf (text, sizeof text, "source '%s' seq %" PRId64 " was already stored with "
+                      "different content", entry->report->source, entry->report->seq);
+            s_reply_nack (self->report, entry->routing, entry->delimiter, PROTO_CONFLICT, text, &echo, 0);
+            continue;
+        }
+        proto_msg_t *ack = proto_msg_new (PROTO_ACK);
+        ack->has_source = ack->has_seq = true;
+        snprintf (ack->source, sizeof ack->source, "%s", entry->report->source);
+        ack->seq = entry->report->seq;
+        snprintf (ack->status, sizeof ack->status, "%s",
+                  self->items [i].status == STORE_STORED ? "stored" : "duplicate");
+        s_reply_msg (self->report, entry->routing, entry->delimiter, ack);
+        proto_msg_destroy (&ack);
+    }
+    for (proto_msg_t *totals = (proto_msg_t *) zlistx_first (self->totals); totals;
+         totals = (proto_msg_t *) zlistx_next (self->totals))
+        s_publish (self, totals);
+    zlistx_purge (self->totals);
+}
+
+static void
+s_answer_unavailable (server_t *self, s_entry_t *entries, size_t count, const char *why)
+{
+    int64_t retry_ms = store_retry_ms (self->store);
+    for (size_t i = 0; i < count; i++) {
+        proto_error_t echo;
+        s_echo_of (entries [i].report, &echo);
+        s_reply_nack (self->report, entries [i].routing, entries [i].delimiter,
+                      PROTO_UNAVAILABLE, why, &echo, retry_ms);
+    }
+}
+
+//  Commit the batch and answer every report in it. A statement error that
+//  is not an outage is retried report by report, so that one report the
+//  database refuses never holds back the others.
+static void
+s_flush_batch (server_t *self)
+{
+    if (self->batch_count == 0 && (zlistx_size (self->rejects) == 0 || !store_up (self->store)))
+        return;
+    int rc = s_commit (self, self->batch, self->batch_count);
+    if (rc == 0)
+        s_answer_committed (self, self->batch, self->batch_count);
+    else
+    if (rc == -1)
+        s_answer_unavailable (self, self->batch, self->batch_count,
+                              "the collector's database is unreachable; resend later");
+    else {
+        if (zlistx_size (self->rejects) > 0) {
+            zsys_error ("server: %zu rejected reports could not be recorded and are dropped",
+                        zlistx_size (self->rejects));
+            zlistx_purge (self->rejects);
+        }
+        for (size_t i = 0; i < self->batch_count; i++) {
+            rc = s_commit (self, &self->batch [i], 1);
+            if (rc == 0)
+                s_answer_committed (self, &self->batch [i], 1);
+            else
+                s_answer_unavailable (self, &self->batch [i], 1,
+                                      "the collector could not store this report; resend later");
+        }
+    }
+    for (size_t i = 0; i < self->batch_count; i++)
+        s_entry_clear (&self->batch [i]);
+    self->batch_count = 0;
+    zhashx_purge (self->batch_keys);
+
+    //  Repeats held back start the next batch.
+    for (size_t i = 0; i < self->held_count; i++) {
+        s_entry_t *entry = &self->held [i];
+        char key [PROTO_MAX_SOURCE + 32];
+        snprintf (key, sizeof key, "%s %" PRId64, entry->report->source, entry->report->seq);
+        if (zhashx_lookup (self->batch_keys, key)) {
+            s_answer_unavailable (self, entry, 1, "this report is already being stored; resend later");
+            s_entry_clear (entry);
+            continue;
+        }
+        zhashx_insert (self->batch_keys, key, (void *) 1);
+        self->batch [self->batch_count++] = *entry;
+    }
+    self->held_count = 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Queries
+
+static void
+s_answer_query (server_t *self, zmsg_t *msg)
+{
+    zframe_t *routing;
+    bool delimiter;
+    zframe_t *body = s_split (msg, &routing, &delimiter);
+    if (!routing)
+        return;
+    proto_error_t err;
+    memset (&err, 0, sizeof err);
+    proto_msg_t *query = NULL;
+    if (!body || zframe_size (body) == 0) {
+        err.code = PROTO_MALFORMED;
+        snprintf (err.text, sizeof err.text, "a query must be one non-empty frame");
+    }
+    else
+        query = proto_msg_decode (zframe_data (body), zframe_size (body),
+                                  (size_t) self->settings->max_body, &err);
+    if (query && query->type == PROTO_PING) {
+        proto_msg_t *pong = proto_msg_new (PROTO_PONG);
+        pong->version = PROTO_VERSION;
+        snprintf (pong->db, sizeof pong->db, "%s", store_ensure (self->store) ? "up" : "down");
+        s_reply_msg (self->query, routing, delimiter, pong);
+        proto_msg_destroy (&pong);
+    }
+    else
+    if (query && query->type == PROTO_SNAPSHOT) {
+        zlistx_t *totals = zlistx_new ();
+        zlistx_set_destructor (totals, (zlistx_destructor_fn *) proto_msg_destroy);
+        int64_t seq = 0;
+        if (store_snapshot (self->store, query->prefix, query->has_year ? query->year : 0,
+                            totals, &seq) == 0) {
+            for (proto_msg_t *item = (proto_msg_t *) zlistx_first (totals); item;
+                 item = (proto_msg_t *) zlistx_next (totals))
+                s_reply_msg (self->query, routing, delimiter, item);
+            proto_msg_t *end = proto_msg_new (PROTO_SNAPSHOT_END);
+            end->has_seq = true;
+            end->seq = seq;
+            end->count = (int64_t) zlistx_size (totals);
+            s_reply_msg (self->query, routing, delimiter, end);
+            proto_msg_destroy (&end);
+        }
+        else
+            s_reply_nack (self->query, routing, delimiter, PROTO_UNAVAILABLE,
+                          "the collector's database is unreachable; ask again later", NULL,
+                          store_retry_ms (self->store));
+        zlistx_destroy (&totals);
+    }
+    else {
+        if (query) {
+            err.code = PROTO_INVALID;
+            snprintf (err.text, sizeof err.text, "the query endpoint answers 'snapshot' and 'ping', "
+                      "not '%s'", proto_type_name (query->type));
+        }
+        s_reply_nack (self->query, routing, delimiter, err.code, err.text, &err, 0);
+    }
+    proto_msg_destroy (&query);
+    zframe_destroy (&routing);
+}
+
+//  --------------------------------------------------------------------------
+//  The loop
+
+static void
+s_heartbeat (server_t *self)
+{
+    proto_msg_t *beat = proto_msg_new (PROTO_HEARTBEAT);
+    beat->has_seq = true;
+    beat->seq = self->last_seq;
+    beat->at = zclock_time ();
+    size_t size;
+    uint8_t *body = proto_msg_encode (beat, &size, NULL);
+    if (body) {
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addstr (msg, "$hb");
+        zmsg_addmem (msg, body, size);
+        zmsg_send (&msg, self->feed);
+        free (body);
+    }
+    proto_msg_destroy (&beat);
+}
+
+int
+server_run (server_t *self)
+{
+    if (store_ensure (self->store)) {
+        int64_t seq = store_last_seq (self->store);
+        self->last_seq = seq > 0 ? seq : 0;
+    }
+    self->next_heartbeat = zclock_mono ();
+    while (!zsys_interrupted) {
+        int64_t wait = self->next_heartbeat - zclock_mono ();
+        void *which = zpoller_wait (self->poller, wait > 0 ? (int) wait : 0);
+        if (zpoller_terminated (self->poller))
+            break;
+        if (which == self->query)
+            for (int i = 0; i < QUERY_DRAIN_MAX && (zsock_events (self->query) & ZMQ_POLLIN); i++) {
+                zmsg_t *msg = zmsg_recv (self->query);
+                if (!msg)
+                    break;
+                s_answer_query (self, msg);
+                zmsg_destroy (&msg);
+            }
+        //  Drain everything that has arrived into one batch.
+        while (self->batch_count < (size_t) self->settings->batch_max
+           &&  (zsock_events (self->report) & ZMQ_POLLIN)) {
+            zmsg_t *msg = zmsg_recv (self->report);
+            if (!msg)
+                break;
+            s_receive_report (self, msg);
+            zmsg_destroy (&msg);
+        }
+        s_flush_batch (self);
+        if (!store_up (self->store) && store_ensure (self->store)) {
+            int64_t seq = store_last_seq (self->store);
+            if (seq > self->last_seq)
+                self->last_seq = seq;
+        }
+        if (zclock_mono () >= self->next_heartbeat) {
+            s_heartbeat (self);
+            self->next_heartbeat = zclock_mono () + self->settings->heartbeat_ms;
+        }
+    }
+    //  Finish what is in hand: the batch gathered so far and held repeats.
+    while (self->batch_count > 0)
+        s_flush_batch (self);
+    zsys_info ("server: stopped");
+    return 0;
+}

@@ -1,0 +1,201 @@
+/*  settings.c — tally-collector's settings table.
+
+    The table below is the only list of settings: parsing, --help and the
+    effective-settings log line all walk it, so they cannot drift apart.
+*/
+#include "settings.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { S_TEXT, S_INT, S_FLAG } s_kind_t;
+
+typedef struct {
+    const char *name;           //  long option, without "--"
+    s_kind_t kind;
+    size_t offset;              //  where the value lives in settings_t
+    const char *fallback;       //  default, as text
+    int min, max;               //  S_INT bounds
+    const char *help;
+} s_setting_t;
+
+#define S_AT(field) offsetof (settings_t, field)
+
+static const s_setting_t s_table [] = {
+    { "db", S_TEXT, S_AT (db), "", 0, 0,
+      "PostgreSQL conninfo or URI (default: libpq's PGHOST, PGDATABASE, ... environment)" },
+    { "report", S_TEXT, S_AT (report), "tcp://*:7701", 0, 0,
+      "endpoint for reports (ROUTER; reporters connect with DEALER or REQ)" },
+    { "feed", S_TEXT, S_AT (feed), "tcp://*:7702", 0, 0,
+      "endpoint for the totals feed (PUB)" },
+    { "query", S_TEXT, S_AT (query), "tcp://*:7703", 0, 0,
+      "endpoint for snapshot and ping requests (ROUTER)" },
+    { "share", S_TEXT, S_AT (share), "", 0, 0,
+      "folder holding migrations/ and catalog/ (default: the installed one, else the source tree's deploy/)" },
+    { "ready-file", S_TEXT, S_AT (ready_file), "", 0, 0,
+      "once bound, write 'report|feed|query ENDPOINT' lines to this file (for scripts and tests)" },
+    { "log-level", S_TEXT, S_AT (log_level), "info", 0, 0,
+      "error, warning, info or debug" },
+    { "max-body", S_INT, S_AT (max_body), "65536", 256, 1048576,
+      "largest report body in bytes; larger ones get nack too_large" },
+    { "max-frame", S_INT, S_AT (max_frame), "1048576", 1024, 67108864,
+      "hard transport limit in bytes (ZMQ_MAXMSGSIZE): a larger frame drops the connection" },
+    { "batch-max", S_INT, S_AT (batch_max), "1000", 1, 100000,
+      "most reports committed in one transaction (group commit)" },
+    { "heartbeat-ms", S_INT, S_AT (heartbeat_ms), "1000", 50, 1000,
+      "feed heartbeat period in milliseconds (at most 1000: subscribers expect one a second)" },
+    { "allow-plaintext", S_FLAG, S_AT (allow_plaintext), "0", 0, 0,
+      "accept plaintext connections on non-loopback endpoints (anyone who can reach the port can report)" },
+};
+#define S_COUNT (sizeof s_table / sizeof s_table [0])
+
+static int
+s_assign (settings_t *self, const s_setting_t *s, const char *value, const char *origin)
+{
+    void *slot = (char *) self + s->offset;
+    if (s->kind == S_TEXT) {
+        free (*(char **) slot);
+        *(char **) slot = strdup (value);
+    }
+    else
+    if (s->kind == S_INT) {
+        char *end;
+        errno = 0;
+        long number = strtol (value, &end, 10);
+        if (errno || end == value || *end || number < s->min || number > s->max) {
+            fprintf (stderr, "tally-collector: %s: '%s' is not a whole number from %d to %d\n",
+                     origin, value, s->min, s->max);
+            return -1;
+        }
+        *(int *) slot = (int) number;
+    }
+    else
+        *(bool *) slot = strcmp (value, "0") != 0;
+    return 0;
+}
+
+void
+settings_init (settings_t *self)
+{
+    memset (self, 0, sizeof *self);
+    for (size_t i = 0; i < S_COUNT; i++)
+        s_assign (self, &s_table [i], s_table [i].fallback, "default");
+}
+
+void
+settings_free (settings_t *self)
+{
+    for (size_t i = 0; i < S_COUNT; i++)
+        if (s_table [i].kind == S_TEXT) {
+            char **slot = (char **) ((char *) self + s_table [i].offset);
+            free (*slot);
+            *slot = NULL;
+        }
+}
+
+void
+settings_usage (FILE *out)
+{
+    for (size_t i = 0; i < S_COUNT; i++) {
+        const s_setting_t *s = &s_table [i];
+        char left [48];
+        snprintf (left, sizeof left, "--%s%s", s->name,
+                  s->kind == S_TEXT ? " TEXT" : s->kind == S_INT ? " N" : "");
+        fprintf (out, "  %-22s %s", left, s->help);
+        if (s->kind != S_FLAG && *s->fallback)
+            fprintf (out, " [%s]", s->fallback);
+        fprintf (out, "\n");
+    }
+}
+
+int
+settings_parse (settings_t *self, int argc, char **argv, int first)
+{
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv [i];
+        if (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0)
+            return 1;
+        if (strncmp (arg, "--", 2) != 0) {
+            fprintf (stderr, "tally-collector: unexpected argument '%s' (see --help)\n", arg);
+            return -1;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr (name, '=');
+        size_t name_len = eq ? (size_t) (eq - name) : strlen (name);
+        const s_setting_t *s = NULL;
+        for (size_t k = 0; k < S_COUNT; k++)
+            if (strlen (s_table [k].name) == name_len
+            &&  strncmp (s_table [k].name, name, name_len) == 0)
+                s = &s_table [k];
+        if (!s) {
+            fprintf (stderr, "tally-collector: unknown option '%.*s' (see --help)\n",
+                     (int) name_len + 2, arg);
+            return -1;
+        }
+        const char *value;
+        if (s->kind == S_FLAG)
+            value = eq ? eq + 1 : "1";
+        else
+        if (eq)
+            value = eq + 1;
+        else
+        if (i + 1 < argc)
+            value = argv [++i];
+        else {
+            fprintf (stderr, "tally-collector: option '--%s' needs a value\n", s->name);
+            return -1;
+        }
+        char origin [64];
+        snprintf (origin, sizeof origin, "option --%s", s->name);
+        if (s_assign (self, s, value, origin))
+            return -1;
+    }
+    return 0;
+}
+
+//  Hide password=... in a conninfo and the password of a URI.
+static void
+s_hide_password (char *text)
+{
+    char *at = strstr (text, "password=");
+    if (at)
+        for (at += 9; *at && *at != ' '; at++)
+            *at = '*';
+    char *scheme = strstr (text, "://");
+    char *end = scheme ? strchr (scheme + 3, '@') : NULL;
+    char *colon = scheme ? strchr (scheme + 3, ':') : NULL;
+    if (end && colon && colon < end)
+        for (colon++; colon < end; colon++)
+            *colon = '*';
+}
+
+char *
+settings_describe (const settings_t *self)
+{
+    size_t cap = 1024, len = 0;
+    char *line = malloc (cap);
+    line [0] = 0;
+    for (size_t i = 0; i < S_COUNT; i++) {
+        const s_setting_t *s = &s_table [i];
+        const void *slot = (const char *) self + s->offset;
+        char value [512];
+        if (s->kind == S_TEXT)
+            snprintf (value, sizeof value, "%s", *(char *const *) slot);
+        else
+        if (s->kind == S_INT)
+            snprintf (value, sizeof value, "%d", *(const int *) slot);
+        else
+            snprintf (value, sizeof value, "%s", *(const bool *) slot ? "yes" : "no");
+        if (strcmp (s->name, "db") == 0)
+            s_hide_password (value);
+        size_t need = strlen (s->name) + strlen (value) + 8;
+        if (len + need >= cap) {
+            cap = (cap + need) * 2;
+            line = realloc (line, cap);
+        }
+        len += (size_t) snprintf (line + len, cap - len, "%s%s='%s'", len ? " " : "", s->name, value);
+    }
+    return line;
+}

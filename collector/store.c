@@ -1,0 +1,623 @@
+/*  store.c — the collector's PostgreSQL connection: batches in, totals out.
+
+    Every statement is parameterised: nothing from the wire is spliced into
+    SQL. Arrays travel as PostgreSQL array literals with every element
+    quoted, which is how a whole batch reaches tally_ingest() in one round
+    trip. Connection state is explicit: UP, or DOWN with the time of the next
+    attempt; the outage is logged when it starts and when it ends.
+*/
+#include "store.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+
+#define BACKOFF_MIN_MS   250
+#define BACKOFF_MAX_MS   30000
+
+typedef enum { STORE_DOWN, STORE_UP } s_state_t;
+
+struct store_t {
+    char *conninfo;             //  as given ("" = environment)
+    PGconn *conn;               //  NULL when down
+    s_state_t state;
+    int64_t next_attempt;       //  zclock_mono time of the next connection attempt
+    int64_t backoff_ms;         //  current back-off
+    int64_t down_since;         //  zclock_mono when the outage started (0: never down)
+    int attempts;               //  failed attempts in this outage
+    bool ever_up;               //  connected at least once
+    catalog_t *catalog;         //  last catalog loaded
+};
+
+//  A growable text buffer for array literals.
+typedef struct {
+    char *data;
+    size_t len, cap;
+} s_buf_t;
+
+static void
+s_buf_put (s_buf_t *buf, const char *text, size_t len)
+{
+    if (buf->len + len + 1 > buf->cap) {
+        buf->cap = (buf->len + len + 1) * 2 + 256;
+        buf->data = (char *) realloc (buf->data, buf->cap);
+        assert (buf->data);
+    }
+    memcpy (buf->data + buf->len, text, len);
+    buf->len += len;
+    buf->data [buf->len] = 0;
+}
+
+static void
+s_buf_start (s_buf_t *buf)
+{
+    buf->len = 0;
+    s_buf_put (buf, "{", 1);
+}
+
+//  Append one array element; NULL becomes SQL NULL. Elements are always
+//  double-quoted with " and \ escaped, so any text is safe.
+static void
+s_buf_elem (s_buf_t *buf, const char *text)
+{
+    if (buf->len > 1)
+        s_buf_put (buf, ",", 1);
+    if (!text) {
+        s_buf_put (buf, "NULL", 4);
+        return;
+    }
+    s_buf_put (buf, "\"", 1);
+    for (const char *p = text; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            s_buf_put (buf, "\\", 1);
+        s_buf_put (buf, p, 1);
+    }
+    s_buf_put (buf, "\"", 1);
+}
+
+static void
+s_buf_elem_int (s_buf_t *buf, int64_t value)
+{
+    char text [32];
+    snprintf (text, sizeof text, "%" PRId64, value);
+    if (buf->len > 1)
+        s_buf_put (buf, ",", 1);
+    s_buf_put (buf, text, strlen (text));
+}
+
+static void
+s_buf_end (s_buf_t *buf)
+{
+    s_buf_put (buf, "}", 1);
+}
+
+//  Split a PostgreSQL array literal of simple elements ("{a,b,c}", elements
+//  possibly double-quoted) into a zlistx of strings.
+static zlistx_t *
+s_array_parse (const char *text)
+{
+    zlistx_t *list = zlistx_new ();
+    zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
+    if (!text || *text != '{')
+        return list;
+    const char *p = text + 1;
+    while (*p && *p != '}') {
+        char item [PROTO_MAX_TEXT];
+        size_t len = 0;
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++) {
+                if (*p == '\\' && p [1])
+                    p++;
+                if (len < sizeof item - 1)
+                    item [len++] = *p;
+            }
+            if (*p == '"')
+                p++;
+        }
+        else
+            for (; *p && *p != ',' && *p != '}'; p++)
+                if (len < sizeof item - 1)
+                    item [len++] = *p;
+        item [len] = 0;
+        zlistx_add_end (list, strdup (item));
+        if (*p == ',')
+            p++;
+    }
+    return list;
+}
+
+store_reject_t *
+store_reject_new (proto_code_t code, const char *reason, const proto_error_t *echo,
+                  const char *peer, const char *key_id, const void *raw, size_t raw_size)
+{
+    store_reject_t *self = (store_reject_t *) zmalloc (sizeof (store_reject_t));
+    self->code = code;
+    self->reason = strdup (reason);
+    if (echo && echo->has_source) {
+        self->has_source = true;
+        snprintf (self->source, sizeof self->source, "%s", echo->source);
+    }
+    if (echo && echo->has_seq) {
+        self->has_seq = true;
+        self->seq = echo->seq;
+    }
+    self->peer = peer ? strdup (peer) : NULL;
+    self->key_id = key_id ? strdup (key_id) : NULL;
+    self->raw = (uint8_t *) malloc (raw_size ? raw_size : 1);
+    if (raw_size)
+        memcpy (self->raw, raw, raw_size);
+    self->raw_size = raw_size;
+    return self;
+}
+
+void
+store_reject_destroy (store_reject_t **self_p)
+{
+    if (self_p && *self_p) {
+        store_reject_t *self = *self_p;
+        free (self->reason);
+        free (self->peer);
+        free (self->key_id);
+        free (self->raw);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+store_t *
+store_new (const char *conninfo)
+{
+    store_t *self = (store_t *) zmalloc (sizeof (store_t));
+    self->conninfo = strdup (conninfo ? conninfo : "");
+    self->state = STORE_DOWN;
+    self->backoff_ms = BACKOFF_MIN_MS;
+    return self;
+}
+
+void
+store_destroy (store_t **self_p)
+{
+    if (self_p && *self_p) {
+        store_t *self = *self_p;
+        if (self->conn)
+            PQfinish (self->conn);
+        catalog_destroy (&self->catalog);
+        free (self->conninfo);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  One line of libpq's error message, without the trailing newline.
+static const char *
+s_pq_error (PGconn *conn, char *buf, size_t size)
+{
+    snprintf (buf, size, "%s", conn ? PQerrorMessage (conn) : "out of memory");
+    char *nl = strchr (buf, '\n');
+    if (nl)
+        *nl = 0;
+    return buf;
+}
+
+//  The connection failed or broke: drop it and schedule the next attempt.
+static void
+s_mark_down (store_t *self, const char *why)
+{
+    if (self->conn) {
+        PQfinish (self->conn);
+        self->conn = NULL;
+    }
+    int64_t now = zclock_mono ();
+    if (self->state == STORE_UP || self->down_since == 0) {
+        //  The outage starts: say it once.
+        self->down_since = now;
+        self->attempts = 0;
+        self->backoff_ms = BACKOFF_MIN_MS;
+        zsys_error ("store: database unreachable (%s); answering reports 'unavailable' "
+                    "and reconnecting with back-off up to %d s", why, BACKOFF_MAX_MS / 1000);
+    }
+    self->state = STORE_DOWN;
+    self->attempts++;
+    //  Jitter keeps several collectors from hammering a recovering server in step.
+    int64_t jitter = (int64_t) (randof (self->backoff_ms / 4 + 1));
+    self->next_attempt = now + self->backoff_ms + jitter;
+    self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;
+}
+
+static PGresult *
+s_exec (store_t *self, const char *sql)
+{
+    return PQexec (self->conn, sql);
+}
+
+static bool
+s_ok (PGresult *res)
+{
+    ExecStatusType status = PQresultStatus (res);
+    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
+
+//  Run a statement that returns nothing of interest; 0 or -1.
+static int
+s_run (store_t *self, const char *sql)
+{
+    PGresult *res = s_exec (self, sql);
+    int rc = s_ok (res) ? 0 : -1;
+    PQclear (res);
+    return rc;
+}
+
+static catalog_t *
+s_catalog_load (store_t *self, char *err, size_t err_size)
+{
+    PGresult *regions = s_exec (self, "SELECT code, name, level, coalesce (parent, '') FROM region");
+    PGresult *metrics = s_exec (self, "SELECT key, rollup = 'sum', min_value, max_value FROM metric");
+    catalog_t *catalog = NULL;
+    if (s_ok (regions) && s_ok (metrics)) {
+        catalog = catalog_new ();
+        for (int row = 0; row < PQntuples (regions); row++)
+            catalog_add_region (catalog, PQgetvalue (regions, row, 0), PQgetvalue (regions, row, 1),
+                                PQgetvalue (regions, row, 2), PQgetvalue (regions, row, 3));
+        for (int row = 0; row < PQntuples (metrics); row++)
+            catalog_add_metric (catalog, PQgetvalue (metrics, row, 0),
+                                streq (PQgetvalue (metrics, row, 1), "t"),
+                                strtoll (PQgetvalue (metrics, row, 2), NULL, 10),
+                                strtoll (PQgetvalue (metrics, row, 3), NULL, 10));
+    }
+    else
+        s_pq_error (self->conn, err, err_size);
+    PQclear (regions);
+    PQclear (metrics);
+    return catalog;
+}
+
+int
+store_reload_catalog (store_t *self)
+{
+    if (self->state != STORE_UP)
+        return -1;
+    char err [256];
+    catalog_t *catalog = s_catalog_load (self, err, sizeof err);
+    if (!catalog) {
+        zsys_error ("store: cannot read the catalog (%s); keeping the one loaded before", err);
+        return -1;
+    }
+    catalog_destroy (&self->catalog);
+    self->catalog = catalog;
+    return 0;
+}
+
+bool
+store_ensure (store_t *self)
+{
+    if (self->state == STORE_UP) {
+        if (PQstatus (self->conn) == CONNECTION_OK)
+            return true;
+        s_mark_down (self, "the connection was lost");
+    }
+    if (zclock_mono () < self->next_attempt)
+        return false;
+
+    char err [256];
+    self->conn = PQconnectdb (self->conninfo);
+    if (PQstatus (self->conn) != CONNECTION_OK) {
+        s_mark_down (self, s_pq_error (self->conn, err, sizeof err));
+        return false;
+    }
+    //  Notices (e.g. from CREATE TEMP TABLE IF NOT EXISTS) are not for the log.
+    s_run (self, "SET client_min_messages = warning");
+    s_run (self, "SET datestyle = ISO");
+    //  A database without the schema is an operator's mistake: say how to fix it.
+    catalog_t *catalog = s_catalog_load (self, err, sizeof err);
+    if (!catalog || catalog_region_count (catalog) == 0) {
+        char why [400];
+        snprintf (why, sizeof why, "the database has no tally schema or no regions (%s); "
+                  "run 'tally-collector migrate'", catalog ? "empty catalog" : err);
+        catalog_destroy (&catalog);
+        self->state = STORE_UP;       //  so that the outage is logged as starting now
+        s_mark_down (self, why);
+        return false;
+    }
+    catalog_destroy (&self->catalog);
+    self->catalog = catalog;
+    if (self->down_since && self->ever_up)
+        zsys_info ("store: database reachable again after %.1f s (%d failed attempts)",
+                   (double) (zclock_mono () - self->down_since) / 1000.0, self->attempts);
+    else
+    if (self->down_since)
+        zsys_info ("store: database reachable after %.1f s (%d failed attempts)",
+                   (double) (zclock_mono () - self->down_since) / 1000.0, self->attempts);
+    zsys_info ("store: connected to database '%s' on %s:%s; catalog has %zu regions and %zu metrics",
+               PQdb (self->conn), PQhost (self->conn), PQport (self->conn),
+               catalog_region_count (catalog), catalog_metric_count (catalog));
+    self->state = STORE_UP;
+    self->ever_up = true;
+    self->down_since = 0;
+    self->attempts = 0;
+    self->backoff_ms = BACKOFF_MIN_MS;
+    return true;
+}
+
+bool
+store_up (store_t *self)
+{
+    return self->state == STORE_UP;
+}
+
+int64_t
+store_retry_ms (store_t *self)
+{
+    int64_t wait = self->next_attempt - zclock_mono ();
+    return wait < 500 ? 500 : wait;
+}
+
+catalog_t *
+store_catalog (store_t *self)
+{
+    return self->catalog;
+}
+
+//  A statement failed: if the connection is gone, mark the store down (-1);
+//  otherwise log the error (-2). Either way the transaction is abandoned.
+static int
+s_failed (store_t *self, PGresult *res, const char *what)
+{
+    char err [512];
+    snprintf (err, sizeof err, "%s", res ? PQresultErrorMessage (res) : "no result");
+    char *nl = strchr (err, '\n');
+    if (nl)
+        *nl = 0;
+    PQclear (res);
+    if (PQstatus (self->conn) != CONNECTION_OK) {
+        s_mark_down (self, err);
+        return -1;
+    }
+    zsys_error ("store: %s failed: %s", what, err);
+    s_run (self, "ROLLBACK");
+    return -2;
+}
+
+//  Turn rows of tally_totals() into totals messages appended to `totals`.
+static void
+s_totals_from (PGresult *res, zlistx_t *totals)
+{
+    for (int row = 0; row < PQntuples (res); row++) {
+        proto_msg_t *msg = proto_msg_new (PROTO_TOTALS);
+        snprintf (msg->region, sizeof msg->region, "%s", PQgetvalue (res, row, 0));
+        proto_msg_set_name (msg, PQgetvalue (res, row, 1));
+        snprintf (msg->level, sizeof msg->level, "%s", PQgetvalue (res, row, 2));
+        msg->year = strtoll (PQgetvalue (res, row, 3), NULL, 10);
+        snprintf (msg->as_of, sizeof msg->as_of, "%s", PQgetvalue (res, row, 4));
+        msg->reported = strtoll (PQgetvalue (res, row, 5), NULL, 10);
+        msg->expected = strtoll (PQgetvalue (res, row, 6), NULL, 10);
+        msg->has_version = true;
+        msg->version = strtoll (PQgetvalue (res, row, 7), NULL, 10);
+        msg->has_seq = true;
+        msg->seq = msg->version;
+        msg->updated_at = strtoll (PQgetvalue (res, row, 8), NULL, 10);
+        for (int own = 0; own < 2; own++) {
+            int col = own ? 11 : 9;
+            if (PQgetisnull (res, row, col))
+                continue;
+            zlistx_t *keys = s_array_parse (PQgetvalue (res, row, col));
+            zlistx_t *vals = s_array_parse (PQgetvalue (res, row, col + 1));
+            const char *key = (const char *) zlistx_first (keys);
+            const char *val = (const char *) zlistx_first (vals);
+            while (key && val) {
+                proto_msg_add_value (msg, own, key, strtoll (val, NULL, 10));
+                key = (const char *) zlistx_next (keys);
+                val = (const char *) zlistx_next (vals);
+            }
+            if (own && msg->own_count > 0)
+                msg->has_own = true;
+            zlistx_destroy (&keys);
+            zlistx_destroy (&vals);
+        }
+        zlistx_add_end (totals, msg);
+    }
+}
+
+//  Write the rejects waiting in the list, inside the open transaction.
+static int
+s_write_rejects (store_t *self, zlistx_t *rejects)
+{
+    store_reject_t *reject = (store_reject_t *) zlistx_first (rejects);
+    while (reject) {
+        char seq [32];
+        snprintf (seq, sizeof seq, "%" PRId64, reject->seq);
+        const char *values [7] = {
+            reject->peer, reject->key_id, proto_code_name (reject->code), reject->reason,
+            reject->has_source ? reject->source : NULL, reject->has_seq ? seq : NULL,
+            (const char *) reject->raw };
+        int lengths [7] = { 0, 0, 0, 0, 0, 0, (int) reject->raw_size };
+        int formats [7] = { 0, 0, 0, 0, 0, 0, 1 };
+        PGresult *res = PQexecParams (self->conn,
+            "INSERT INTO rejected_report (peer, key_id, code, reason, source, seq, raw) "
+            "VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::bytea)",
+            7, NULL, values, lengths, formats, 0);
+        if (!s_ok (res))
+            return s_failed (self, res, "recording a rejected report");
+        PQclear (res);
+        reject = (store_reject_t *) zlistx_next (rejects);
+    }
+    return 0;
+}
+
+static int
+    s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
+              zlistx_t *conflicts, zlistx_t *totals);
+
+int
+store_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects, zlistx_t *totals)
+{
+    if (!store_ensure (self))
+        return -1;
+    //  Conflicts found now are recorded in this same transaction, or not at all.
+    zlistx_t *conflicts = zlistx_new ();
+    zlistx_set_destructor (conflicts, (zlistx_destructor_fn *) store_reject_destroy);
+    int rc = s_commit (self, items, count, rejects, conflicts, totals);
+    zlistx_destroy (&conflicts);
+    return rc;
+}
+
+static int
+s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
+          zlistx_t *conflicts, zlistx_t *totals)
+{
+    PGresult *res = s_exec (self, "BEGIN");
+    if (!s_ok (res))
+        return s_failed (self, res, "BEGIN");
+    PQclear (res);
+
+    if (count > 0) {
+        s_buf_t bufs [11] = { { 0 } };
+        for (int b = 0; b < 11; b++)
+            s_buf_start (&bufs [b]);
+        for (size_t i = 0; i < count; i++) {
+            const proto_msg_t *report = items [i].report;
+            s_buf_elem (&bufs [0], report->source);
+            s_buf_elem_int (&bufs [1], report->seq);
+            s_buf_elem (&bufs [2], report->region);
+            s_buf_elem (&bufs [3], report->as_of);
+            s_buf_elem (&bufs [4], report->note);
+            if (report->has_sent_at)
+                s_buf_elem_int (&bufs [5], report->sent_at);
+            else
+                s_buf_elem (&bufs [5], NULL);
+            s_buf_elem (&bufs [6], items [i].peer);
+            s_buf_elem (&bufs [7], items [i].key_id);
+            for (size_t v = 0; v < report->value_count; v++) {
+                s_buf_elem_int (&bufs [8], (int64_t) i + 1);
+                s_buf_elem (&bufs [9], report->values [v].key);
+                s_buf_elem_int (&bufs [10], report->values [v].value);
+            }
+        }
+        const char *params [11];
+        for (int b = 0; b < 11; b++) {
+            s_buf_end (&bufs [b]);
+            params [b] = bufs [b].data;
+        }
+        res = PQexecParams (self->conn,
+            "SELECT idx, status, region, year FROM tally_ingest ("
+            "$1::text[], $2::bigint[], $3::text[], $4::date[], $5::text[], $6::bigint[], "
+            "$7::text[], $8::text[], $9::int[], $10::text[], $11::bigint[])",
+            11, NULL, params, NULL, NULL, 0);
+        for (int b = 0; b < 11; b++)
+            free (bufs [b].data);
+        if (!s_ok (res))
+            return s_failed (self, res, "storing a batch");
+
+        //  Statuses, then the changed regions whose totals to publish.
+        s_buf_t regions = { 0 }, years = { 0 };
+        s_buf_start (&regions);
+        s_buf_start (&years);
+        for (int row = 0; row < PQntuples (res); row++) {
+            const char *status = PQgetvalue (res, row, 1);
+            if (streq (status, "changed")) {
+                s_buf_elem (&regions, PQgetvalue (res, row, 2));
+                s_buf_elem_int (&years, strtoll (PQgetvalue (res, row, 3), NULL, 10));
+                continue;
+            }
+            long idx = strtol (PQgetvalue (res, row, 0), NULL, 10) - 1;
+            if (idx < 0 || (size_t) idx >= count)
+                continue;
+            store_item_t *item = &items [idx];
+            item->status = streq (status, "stored") ? STORE_STORED
+                         : streq (status, "duplicate") ? STORE_DUPLICATE : STORE_CONFLICT;
+            if (item->status == STORE_CONFLICT) {
+                char reason [PROTO_MAX_TEXT];
+                snprintf (reason, sizeof reason, "source '%s' seq %" PRId64
+                          " was already stored with different content", item->report->source,
+                          item->report->seq);
+                proto_error_t echo = { .has_source = true, .has_seq = true, .seq = item->report->seq };
+                snprintf (echo.source, sizeof echo.source, "%s", item->report->source);
+                uint8_t *raw = NULL;
+                size_t raw_size = 0;
+                raw = proto_msg_encode (item->report, &raw_size, NULL);
+                zlistx_add_end (conflicts, store_reject_new (PROTO_CONFLICT, reason, &echo,
+                                item->peer, item->key_id, raw, raw_size));
+                free (raw);
+            }
+        }
+        PQclear (res);
+        s_buf_end (&regions);
+        s_buf_end (&years);
+
+        const char *tparams [2] = { regions.data, years.data };
+        res = PQexecParams (self->conn,
+            "SELECT * FROM tally_totals ($1::text[], $2::int[], NULL, NULL)",
+            2, NULL, tparams, NULL, NULL, 0);
+        free (regions.data);
+        free (years.data);
+        if (!s_ok (res)) {
+            zlistx_purge (totals);
+            return s_failed (self, res, "reading the changed totals");
+        }
+        s_totals_from (res, totals);
+        PQclear (res);
+    }
+    int rc = s_write_rejects (self, rejects);
+    if (rc == 0)
+        rc = s_write_rejects (self, conflicts);
+    if (rc) {
+        zlistx_purge (totals);
+        return rc;
+    }
+    res = s_exec (self, "COMMIT");
+    if (!s_ok (res)) {
+        zlistx_purge (totals);
+        return s_failed (self, res, "COMMIT");
+    }
+    PQclear (res);
+    zlistx_purge (rejects);
+    return 0;
+}
+
+int
+store_snapshot (store_t *self, const char *prefix, int64_t year, zlistx_t *totals, int64_t *seq)
+{
+    if (!store_ensure (self))
+        return -1;
+    //  One snapshot for both statements: the totals and the seq they reflect.
+    PGresult *res = s_exec (self, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (!s_ok (res)) {
+        s_failed (self, res, "BEGIN");
+        return -1;
+    }
+    PQclear (res);
+    char year_text [32];
+    snprintf (year_text, sizeof year_text, "%" PRId64, year);
+    const char *params [2] = { prefix, year > 0 ? year_text : NULL };
+    res = PQexecParams (self->conn,
+        "SELECT * FROM tally_totals (NULL, NULL, $1, $2::int)", 2, NULL, params, NULL, NULL, 0);
+    if (!s_ok (res)) {
+        s_failed (self, res, "reading a snapshot");
+        return -1;
+    }
+    s_totals_from (res, totals);
+    PQclear (res);
+    res = s_exec (self, "SELECT coalesce (max (version), 0) FROM region_year");
+    if (!s_ok (res)) {
+        zlistx_purge (totals);
+        s_failed (self, res, "reading the feed seq");
+        return -1;
+    }
+    *seq = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+    PQclear (res);
+    s_run (self, "COMMIT");
+    return 0;
+}
+
+int64_t
+store_last_seq (store_t *self)
+{
+    if (!store_ensure (self))
+        return -1;
+    PGresult *res = s_exec (self, "SELECT coalesce (max (version), 0) FROM region_year");
+    if (!s_ok (res)) {
+        s_failed (self, res, "reading the feed seq");
+        return -1;
+    }
+    int64_t seq = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+    PQclear (res);
+    return seq;
+}

@@ -1,0 +1,93 @@
+/*  store.h — the collector's PostgreSQL connection: batches in, totals out.
+
+    One connection, used by the collector's single thread. A batch of
+    validated reports is stored in one transaction (tally_ingest, see
+    deploy/migrations/002_ingest.sql) together with the rejected reports
+    waiting to be recorded; the totals of every changed region are read in
+    that same transaction, so what the feed publishes is exactly what was
+    committed. When the database is unreachable the store says so at once
+    (the caller answers `unavailable`), reconnects with back-off, and logs
+    the outage once and its end once.
+*/
+#ifndef STORE_H_INCLUDED
+#define STORE_H_INCLUDED
+
+#include <czmq.h>
+#include "catalog.h"
+#include "proto_msg.h"
+
+typedef struct store_t store_t;
+
+typedef enum {
+    STORE_STORED,               //  new: stored
+    STORE_DUPLICATE,            //  (source, seq) stored before with the same content
+    STORE_CONFLICT              //  (source, seq) stored before with other content
+} store_status_t;
+
+//  One report of a batch. (source, seq) must be unique within a batch.
+typedef struct {
+    const proto_msg_t *report;  //  decoded and validated (borrowed)
+    const char *peer;           //  peer address, or NULL
+    const char *key_id;         //  CURVE public key (Z85), or NULL
+    store_status_t status;      //  set by store_commit
+} store_item_t;
+
+//  A rejected report waiting to be written to rejected_report.
+typedef struct {
+    proto_code_t code;
+    char *reason;
+    bool has_source;
+    char source [PROTO_MAX_SOURCE + 1];
+    bool has_seq;
+    int64_t seq;
+    char *peer;                 //  may be NULL
+    char *key_id;               //  may be NULL
+    uint8_t *raw;               //  the body as received
+    size_t raw_size;
+} store_reject_t;
+
+//  Create a rejection record (copies everything it is given).
+store_reject_t *store_reject_new (proto_code_t code, const char *reason,
+                                  const proto_error_t *echo, const char *peer,
+                                  const char *key_id, const void *raw, size_t raw_size);
+void store_reject_destroy (store_reject_t **self_p);
+
+//  Create a store for conninfo ("" = libpq's environment). Does not connect.
+store_t *store_new (const char *conninfo);
+void store_destroy (store_t **self_p);
+
+//  Connect if not connected and the back-off allows an attempt now; loads
+//  the catalog on success. Returns true when connected.
+bool store_ensure (store_t *self);
+
+//  True when connected.
+bool store_up (store_t *self);
+
+//  Milliseconds until the next connection attempt (for nack retry_ms).
+int64_t store_retry_ms (store_t *self);
+
+//  The catalog last loaded (borrowed; NULL before the first connection).
+catalog_t *store_catalog (store_t *self);
+
+//  Reload the catalog from the database; returns 0 or -1.
+int store_reload_catalog (store_t *self);
+
+//  Store items[0..count) and the rejects in `rejects` (store_reject_t *,
+//  removed from the list once committed), in one transaction; fill each
+//  item's status and append to `totals` (proto_msg_t *, to publish in
+//  order) one totals message per changed region. Returns 0 when committed,
+//  -1 when the database is unreachable (nothing committed), -2 when the
+//  transaction failed for another reason (nothing committed; logged).
+int store_commit (store_t *self, store_item_t *items, size_t count,
+                  zlistx_t *rejects, zlistx_t *totals);
+
+//  Totals of every region whose code starts with prefix, for year (0: the
+//  newest year with data), consistent with *seq: every feed message with a
+//  seq up to *seq is reflected. Returns 0, or -1 when unreachable.
+int store_snapshot (store_t *self, const char *prefix, int64_t year,
+                    zlistx_t *totals, int64_t *seq);
+
+//  The newest feed seq in the database (0 when none), or -1 when unreachable.
+int64_t store_last_seq (store_t *self);
+
+#endif

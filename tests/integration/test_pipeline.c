@@ -1,0 +1,621 @@
+/*  test_pipeline.c — the core pipeline end to end, with real parts.
+
+    A private PostgreSQL (initdb'd in a temp folder), `tally-collector
+    migrate`, the collector on 127.0.0.1 ephemeral ports, and real DEALER,
+    REQ, SUB clients. Each test uses its own year or source so that the
+    tests can share one database and read as independent examples.
+*/
+#include <check.h>
+#include <czmq.h>
+#include <inttypes.h>
+#include <signal.h>
+
+#include "proto_msg.h"
+#include "tt.h"
+
+static tt_pg_t *s_pg;
+static tt_collector_t *s_collector;
+
+//  --------------------------------------------------------------------------
+//  Client helpers
+
+static zsock_t *
+s_dealer (void)
+{
+    zsock_t *sock = zsock_new_dealer (s_collector->report_ep);
+    ck_assert_ptr_nonnull (sock);
+    zsock_set_rcvtimeo (sock, 10000);
+    return sock;
+}
+
+static proto_msg_t *
+s_report (const char *source, int64_t seq, const char *region, const char *as_of)
+{
+    proto_msg_t *msg = proto_msg_new (PROTO_REPORT);
+    msg->has_source = msg->has_seq = true;
+    snprintf (msg->source, sizeof msg->source, "%s", source);
+    msg->seq = seq;
+    snprintf (msg->region, sizeof msg->region, "%s", region);
+    snprintf (msg->as_of, sizeof msg->as_of, "%s", as_of);
+    return msg;
+}
+
+static void
+s_send_raw (zsock_t *sock, const void *data, size_t size)
+{
+    zframe_t *frame = zframe_new (data, size);
+    ck_assert_int_eq (zframe_send (&frame, sock, 0), 0);
+}
+
+static void
+s_send (zsock_t *sock, const proto_msg_t *msg)
+{
+    size_t size;
+    uint8_t *body = proto_msg_encode (msg, &size, NULL);
+    ck_assert_ptr_nonnull (body);
+    s_send_raw (sock, body, size);
+    free (body);
+}
+
+//  Receive one reply (DEALER: one frame); fails the test on timeout.
+static proto_msg_t *
+s_recv (zsock_t *sock)
+{
+    zframe_t *frame = zframe_recv (sock);
+    ck_assert_msg (frame != NULL, "no reply from the collector within the timeout");
+    proto_error_t err;
+    proto_msg_t *msg = proto_msg_decode (zframe_data (frame), zframe_size (frame), 0, &err);
+    ck_assert_msg (msg != NULL, "undecodable reply: %s", err.text);
+    zframe_destroy (&frame);
+    return msg;
+}
+
+//  Send one report and return the code it got: PROTO_OK for ack (status in
+//  *status when not NULL), else the nack code.
+static proto_code_t
+s_exchange (zsock_t *sock, const proto_msg_t *report, char *status)
+{
+    s_send (sock, report);
+    proto_msg_t *reply = s_recv (sock);
+    proto_code_t code = PROTO_OK;
+    if (reply->type == PROTO_ACK) {
+        ck_assert_str_eq (reply->source, report->source);
+        ck_assert_int_eq (reply->seq, report->seq);
+        if (status)
+            strcpy (status, reply->status);
+    }
+    else {
+        ck_assert_int_eq (reply->type, PROTO_NACK);
+        code = reply->code;
+        ck_assert_ptr_nonnull (reply->error);
+    }
+    proto_msg_destroy (&reply);
+    return code;
+}
+
+static int64_t
+s_sql_int (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *sql = zsys_vprintf (format, args);
+    va_end (args);
+    int64_t value = tt_sql_int (s_pg->conninfo, sql);
+    zstr_free (&sql);
+    return value;
+}
+
+//  --------------------------------------------------------------------------
+//  The seed: every county's figures of 2022-02-28, one report per (region, as_of)
+
+typedef struct {
+    char region [16];
+    char as_of [16];
+    proto_msg_t *report;
+} s_seed_report_t;
+
+//  Read the seed CSV (region,region_name,as_of,metric,value,unit,source) into
+//  one report per (region, as_of). The source sentences hold no ASCII comma.
+static size_t
+s_seed_reports (s_seed_report_t *out, size_t max, const char *source)
+{
+    char *text = tt_slurp (tt_seed_csv);
+    ck_assert_ptr_nonnull (text);
+    size_t count = 0;
+    char *save = NULL;
+    char *line = strtok_r (text, "\n", &save);
+    line = strtok_r (NULL, "\n", &save);        //  header
+    while (line) {
+        char region [16], name [64], as_of [16], metric [64];
+        long long value;
+        if (sscanf (line, "%15[^,],%63[^,],%15[^,],%63[^,],%lld", region, name, as_of, metric, &value) == 5) {
+            size_t i;
+            for (i = 0; i < count; i++)
+                if (streq (out [i].region, region) && streq (out [i].as_of, as_of))
+                    break;
+            if (i == count) {
+                ck_assert (count < max);
+                snprintf (out [i].region, sizeof out [i].region, "%s", region);
+                snprintf (out [i].as_of, sizeof out [i].as_of, "%s", as_of);
+                out [i].report = s_report (source, (int64_t) i + 1, region, as_of);
+                count++;
+            }
+            ck_assert_int_eq (proto_msg_add_value (out [i].report, false, metric, value), 0);
+        }
+        line = strtok_r (NULL, "\n", &save);
+    }
+    free (text);
+    return count;
+}
+
+START_TEST (test_seed_end_to_end)
+{
+    //  A subscriber that joined before anything was sent sees every change.
+    zsock_t *sub = zsock_new_sub (s_collector->feed_ep, "2205");
+    zsock_set_rcvtimeo (sub, 5000);
+    zsock_t *dealer = s_dealer ();
+    //  PUB/SUB joins asynchronously: wait for the first heartbeat-free moment
+    //  by polling a ping on the query port, then give the subscription a
+    //  heartbeat to prove it is live.
+    zsock_t *hb = zsock_new_sub (s_collector->feed_ep, "$hb");
+    zsock_set_rcvtimeo (hb, 3000);
+    char *topic = zstr_recv (hb);
+    ck_assert_str_eq (topic, "$hb");
+    zstr_free (&topic);
+    zsock_destroy (&hb);
+
+    s_seed_report_t seed [16];
+    size_t count = s_seed_reports (seed, 16, "seed-2022");
+    ck_assert_int_eq (count, 8);        //  6 counties, the city on two days
+    for (size_t i = 0; i < count; i++) {
+        char status [16] = "";
+        ck_assert_int_eq (s_exchange (dealer, seed [i].report, status), PROTO_OK);
+        ck_assert_str_eq (status, "stored");
+    }
+    //  Every figure of the CSV is in the database.
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report_value v JOIN report r ON r.id = v.report_id "
+                                 "WHERE r.source = 'seed-2022'"), 68);
+    //  Totals: the city is the sum of its counties; its own figures stay apart.
+    ck_assert_int_eq (s_sql_int ("SELECT value FROM region_total WHERE region = '220500' "
+                                 "AND metric = 'projects_planned' AND year = 2022"), 33 + 33 + 33 + 25 + 33 + 28);
+    ck_assert_int_eq (s_sql_int ("SELECT value FROM region_total WHERE region = '220500' "
+                                 "AND metric = 'projects_started' AND year = 2022"), 15 + 11 + 16);
+    ck_assert_int_eq (s_sql_int ("SELECT value FROM current_value WHERE region = '220500' "
+                                 "AND metric = 'projects_started' AND year = 2022"), 84);
+    ck_assert_int_eq (s_sql_int ("SELECT value FROM region_total WHERE region = '220000' "
+                                 "AND metric = 'projects_planned_investment' AND year = 2022"),
+                      1663000 + 1090500 + 1368000 + 620000 + 786800);
+    //  A rate is never summed: the city's total is its own figure.
+    ck_assert_int_eq (s_sql_int ("SELECT value FROM region_total WHERE region = '220500' "
+                                 "AND metric = 'prep_completion_pct' AND year = 2022"), 6920);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM region_total WHERE region = '220000' "
+                                 "AND metric = 'prep_completion_pct'"), 0);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM tally_verify()"), 0);
+    ck_assert_int_eq (s_sql_int ("SELECT reported FROM region_year WHERE region = '220500' AND year = 2022"), 6);
+
+    //  The feed's newest totals of each region equal the database.
+    zhashx_t *latest = zhashx_new ();
+    zhashx_set_destructor (latest, (zhashx_destructor_fn *) proto_msg_destroy);
+    int64_t last_seq = 0;
+    while (true) {
+        char *region = zstr_recv (sub);
+        if (!region)
+            break;
+        zframe_t *body = zframe_recv (sub);
+        proto_error_t err;
+        proto_msg_t *totals = proto_msg_decode (zframe_data (body), zframe_size (body), 0, &err);
+        ck_assert_msg (totals != NULL, "bad feed message: %s", err.text);
+        ck_assert_str_eq (totals->region, region);
+        ck_assert_int_gt (totals->seq, last_seq);       //  strictly increasing
+        last_seq = totals->seq;
+        zhashx_update (latest, region, totals);
+        zstr_free (&region);
+        zframe_destroy (&body);
+        if (zhashx_size (latest) == 7) {
+            proto_msg_t *city = (proto_msg_t *) zhashx_lookup (latest, "220500");
+            int64_t started = 0;
+            if (city && proto_msg_value (city, true, "projects_started", &started) && started == 84)
+                break;
+        }
+    }
+    ck_assert_int_eq (zhashx_size (latest), 7);         //  6 counties and the city
+    proto_msg_t *city = (proto_msg_t *) zhashx_lookup (latest, "220500");
+    int64_t value;
+    ck_assert (proto_msg_value (city, false, "projects_planned", &value) && value == 185);
+    ck_assert (proto_msg_value (city, true, "projects_planned", &value) && value == 220);
+    ck_assert_int_eq (city->reported, 6);
+    ck_assert_int_eq (city->expected, 7);
+    ck_assert_str_eq (city->name, "通化市");
+    ck_assert_str_eq (city->level, "city");
+    ck_assert_str_eq (city->as_of, "2022-03-01");
+    proto_msg_t *county = (proto_msg_t *) zhashx_lookup (latest, "220524");
+    ck_assert_int_eq (county->reported, 1);
+    ck_assert_int_eq (county->expected, 1);
+    ck_assert (!county->has_own);
+
+    //  A late joiner's snapshot equals the database too.
+    zsock_t *query = zsock_new_dealer (s_collector->query_ep);
+    zsock_set_rcvtimeo (query, 10000);
+    proto_msg_t *ask = proto_msg_new (PROTO_SNAPSHOT);
+    snprintf (ask->prefix, sizeof ask->prefix, "2205");
+    ask->has_year = true;
+    ask->year = 2022;
+    s_send (query, ask);
+    proto_msg_destroy (&ask);
+    size_t rows = 0;
+    while (true) {
+        proto_msg_t *msg = s_recv (query);
+        if (msg->type == PROTO_SNAPSHOT_END) {
+            ck_assert_int_eq (msg->count, (int64_t) rows);
+            ck_assert_int_ge (msg->seq, last_seq);
+            proto_msg_destroy (&msg);
+            break;
+        }
+        ck_assert_int_eq (msg->type, PROTO_TOTALS);
+        for (size_t v = 0; v < msg->value_count; v++)
+            ck_assert_int_eq (msg->values [v].value,
+                s_sql_int ("SELECT value FROM region_total WHERE region = '%s' AND metric = '%s' "
+                           "AND year = 2022", msg->region, msg->values [v].key));
+        ck_assert_int_eq ((int64_t) msg->value_count,
+            s_sql_int ("SELECT count(*) FROM region_total WHERE region = '%s' AND year = 2022", msg->region));
+        rows++;
+        proto_msg_destroy (&msg);
+    }
+    ck_assert_int_eq (rows, 7);
+    zsock_destroy (&query);
+
+    //  Sending the seed again changes nothing: every report is a duplicate.
+    for (size_t i = 0; i < count; i++) {
+        char status [16] = "";
+        ck_assert_int_eq (s_exchange (dealer, seed [i].report, status), PROTO_OK);
+        ck_assert_str_eq (status, "duplicate");
+        proto_msg_destroy (&seed [i].report);
+    }
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = 'seed-2022'"), 8);
+    zhashx_destroy (&latest);
+    zsock_destroy (&sub);
+    zsock_destroy (&dealer);
+}
+END_TEST
+
+START_TEST (test_newest_as_of_wins)
+{
+    zsock_t *dealer = s_dealer ();
+    proto_msg_t *march = s_report ("asof", 1, "220582", "2023-03-31");
+    proto_msg_add_value (march, false, "cattle_added", 500);
+    proto_msg_t *feb = s_report ("asof", 2, "220582", "2023-02-28");
+    proto_msg_add_value (feb, false, "cattle_added", 300);
+    proto_msg_add_value (feb, false, "cattle_households_added", 12);
+    proto_msg_t *april = s_report ("asof", 3, "220582", "2023-04-30");
+    proto_msg_add_value (april, false, "cattle_added", 800);
+    proto_msg_t *other = s_report ("asof", 4, "220523", "2023-04-01");
+    proto_msg_add_value (other, false, "cattle_added", 40);
+
+    ck_assert_int_eq (s_exchange (dealer, march, NULL), PROTO_OK);
+    //  An older report is kept in history and changes nothing it is older for...
+    ck_assert_int_eq (s_exchange (dealer, feb, NULL), PROTO_OK);
+    ck_assert_int_eq (s_sql_int ("SELECT value FROM current_value WHERE region = '220582' "
+                                 "AND metric = 'cattle_added' AND year = 2023"), 500);
+    //  ...but a metric the region had no figure for is taken.
+    ck_assert_int_eq (s_sql_int ("SELECT value FROM current_value WHERE region = '220582' "
+                                 "AND metric = 'cattle_households_added' AND year = 2023"), 12);
+    //  A newer report replaces the figure; it never adds to it.
+    ck_assert_int_eq (s_exchange (dealer, april, NULL), PROTO_OK);
+    ck_assert_int_eq (s_exchange (dealer, other, NULL), PROTO_OK);
+    ck_assert_int_eq (s_sql_int ("SELECT value FROM region_total WHERE region = '220500' "
+                                 "AND metric = 'cattle_added' AND year = 2023"), 840);
+    ck_assert_int_eq (s_sql_int ("SELECT value FROM region_total WHERE region = '220000' "
+                                 "AND metric = 'cattle_added' AND year = 2023"), 840);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = 'asof'"), 4);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM tally_verify()"), 0);
+    proto_msg_destroy (&march);
+    proto_msg_destroy (&feb);
+    proto_msg_destroy (&april);
+    proto_msg_destroy (&other);
+    zsock_destroy (&dealer);
+}
+END_TEST
+
+START_TEST (test_duplicate_and_conflict)
+{
+    zsock_t *dealer = s_dealer ();
+    proto_msg_t *report = s_report ("dup", 1, "220521", "2024-01-15");
+    proto_msg_add_value (report, false, "projects_started", 3);
+    proto_msg_set_note (report, "first week");
+    char status [16];
+    ck_assert_int_eq (s_exchange (dealer, report, status), PROTO_OK);
+    ck_assert_str_eq (status, "stored");
+    //  sent_at is not part of the content.
+    report->has_sent_at = true;
+    report->sent_at = 1700000000000;
+    ck_assert_int_eq (s_exchange (dealer, report, status), PROTO_OK);
+    ck_assert_str_eq (status, "duplicate");
+    //  The same (source, seq) with another note or value is a conflict.
+    proto_msg_set_note (report, "changed my mind");
+    ck_assert_int_eq (s_exchange (dealer, report, NULL), PROTO_CONFLICT);
+    proto_msg_set_note (report, "first week");
+    report->values [0].value = 4;
+    ck_assert_int_eq (s_exchange (dealer, report, NULL), PROTO_CONFLICT);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM rejected_report WHERE code = 'conflict' "
+                                 "AND source = 'dup' AND seq = 1"), 2);
+    ck_assert_int_eq (s_sql_int ("SELECT value FROM current_value WHERE region = '220521' "
+                                 "AND metric = 'projects_started' AND year = 2024"), 3);
+    //  Two copies in flight at once: one stored, one duplicate, never two rows.
+    proto_msg_t *twice = s_report ("dup", 2, "220521", "2024-01-22");
+    proto_msg_add_value (twice, false, "projects_started", 5);
+    s_send (dealer, twice);
+    s_send (dealer, twice);
+    proto_msg_t *a = s_recv (dealer), *b = s_recv (dealer);
+    ck_assert_int_eq (a->type, PROTO_ACK);
+    ck_assert_int_eq (b->type, PROTO_ACK);
+    ck_assert (streq (a->status, "stored") != streq (b->status, "stored"));
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = 'dup'"), 2);
+    proto_msg_destroy (&a);
+    proto_msg_destroy (&b);
+    proto_msg_destroy (&twice);
+    proto_msg_destroy (&report);
+    zsock_destroy (&dealer);
+}
+END_TEST
+
+//  Each bad input gets the nack code PROTOCOL.md gives it, a sentence
+//  naming what is wrong, and a rejected_report row with its raw bytes.
+static void
+s_expect_nack_raw (zsock_t *dealer, const void *data, size_t size, proto_code_t code, const char *word)
+{
+    int64_t before = s_sql_int ("SELECT count(*) FROM rejected_report WHERE code = '%s'", proto_code_name (code));
+    s_send_raw (dealer, data, size);
+    proto_msg_t *reply = s_recv (dealer);
+    ck_assert_int_eq (reply->type, PROTO_NACK);
+    ck_assert_msg (reply->code == code, "expected %s, got %s: %s", proto_code_name (code),
+                   proto_code_name (reply->code), reply->error);
+    ck_assert_msg (strstr (reply->error, word), "'%s' does not name '%s'", reply->error, word);
+    proto_msg_destroy (&reply);
+    //  The row is written with the next commit: poll for it.
+    int64_t deadline = zclock_mono () + 5000;
+    while (s_sql_int ("SELECT count(*) FROM rejected_report WHERE code = '%s'",
+                      proto_code_name (code)) == before && zclock_mono () < deadline) {
+        //  A good report makes the collector commit.
+        static int64_t seq = 1;
+        proto_msg_t *nudge = s_report ("nudge", seq++, "220502", "2025-01-01");
+        proto_msg_add_value (nudge, false, "projects_new", 1);
+        ck_assert_int_eq (s_exchange (dealer, nudge, NULL), PROTO_OK);
+        proto_msg_destroy (&nudge);
+    }
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM rejected_report WHERE code = '%s'",
+                                 proto_code_name (code)), before + 1);
+    ck_assert_int_eq (s_sql_int ("SELECT length(raw) FROM rejected_report WHERE code = '%s' "
+                                 "ORDER BY id DESC LIMIT 1", proto_code_name (code)), (int64_t) size);
+}
+
+static void
+s_expect_nack (zsock_t *dealer, const proto_msg_t *report, proto_code_t code, const char *word)
+{
+    size_t size;
+    uint8_t *body = proto_msg_encode (report, &size, NULL);
+    ck_assert_ptr_nonnull (body);
+    s_expect_nack_raw (dealer, body, size, code, word);
+    free (body);
+}
+
+START_TEST (test_bad_input)
+{
+    zsock_t *dealer = s_dealer ();
+    s_expect_nack_raw (dealer, "\x93\x01\x02", 3, PROTO_MALFORMED, "map");
+    s_expect_nack_raw (dealer, "garbage that is not msgpack", 27, PROTO_MALFORMED, "");
+
+    size_t big = 70 * 1024;
+    char *huge = (char *) calloc (1, big);
+    s_expect_nack_raw (dealer, huge, big, PROTO_TOO_LARGE, "65536");
+    free (huge);
+    //  {"v": 2, "type": "report"}
+    s_expect_nack_raw (dealer, "\x82\xa1v\x02\xa4type\xa6report", 16, PROTO_UNSUPPORTED_VERSION, "2");
+    //  {"v": 1, "type": "report"}: keys missing
+    s_expect_nack_raw (dealer, "\x82\xa1v\x01\xa4type\xa6report", 16, PROTO_INVALID, "source");
+
+    proto_msg_t *report = s_report ("bad", 1, "999999", "2025-02-01");
+    proto_msg_add_value (report, false, "projects_new", 1);
+    s_expect_nack (dealer, report, PROTO_UNKNOWN_REGION, "999999");
+    snprintf (report->region, sizeof report->region, "220502");
+    proto_msg_add_value (report, false, "unicorns_seen", 1);
+    s_expect_nack (dealer, report, PROTO_UNKNOWN_METRIC, "unicorns_seen");
+    report->value_count = 1;
+    report->values [0].value = -5;
+    s_expect_nack (dealer, report, PROTO_INVALID, "projects_new");
+    proto_msg_destroy (&report);
+
+    //  A ping on the report port is not a report.
+    proto_msg_t *ping = proto_msg_new (PROTO_PING);
+    s_expect_nack (dealer, ping, PROTO_INVALID, "ping");
+    proto_msg_destroy (&ping);
+
+    //  An empty frame, and three frames, are malformed.
+    s_expect_nack_raw (dealer, "", 0, PROTO_MALFORMED, "empty");
+    zmsg_t *three = zmsg_new ();
+    zmsg_addstr (three, "a");
+    zmsg_addstr (three, "b");
+    zmsg_addstr (three, "c");
+    zmsg_send (&three, dealer);
+    proto_msg_t *reply = s_recv (dealer);
+    ck_assert_int_eq (reply->code, PROTO_MALFORMED);
+    proto_msg_destroy (&reply);
+
+    //  Nothing of the bad reports reached the figures.
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = 'bad'"), 0);
+    zsock_destroy (&dealer);
+}
+END_TEST
+
+START_TEST (test_req_peer_and_query)
+{
+    //  A plain REQ client works: the delimiter is echoed.
+    zsock_t *req = zsock_new_req (s_collector->report_ep);
+    zsock_set_rcvtimeo (req, 10000);
+    proto_msg_t *report = s_report ("req", 1, "220503", "2025-03-01");
+    proto_msg_add_value (report, false, "attraction_signed", 3);
+    char status [16];
+    ck_assert_int_eq (s_exchange (req, report, status), PROTO_OK);
+    ck_assert_str_eq (status, "stored");
+    proto_msg_destroy (&report);
+    zsock_destroy (&req);
+
+    zsock_t *query = zsock_new_req (s_collector->query_ep);
+    zsock_set_rcvtimeo (query, 10000);
+    proto_msg_t *ping = proto_msg_new (PROTO_PING);
+    s_send (query, ping);
+    proto_msg_destroy (&ping);
+    proto_msg_t *pong = s_recv (query);
+    ck_assert_int_eq (pong->type, PROTO_PONG);
+    ck_assert_str_eq (pong->db, "up");
+    ck_assert_int_eq (pong->version, 1);
+    proto_msg_destroy (&pong);
+    //  Anything else on the query port is answered with a nack.
+    proto_msg_t *ack = proto_msg_new (PROTO_ACK);
+    ack->has_source = ack->has_seq = true;
+    strcpy (ack->source, "x");
+    ack->seq = 1;
+    strcpy (ack->status, "stored");
+    s_send (query, ack);
+    proto_msg_destroy (&ack);
+    proto_msg_t *nack = s_recv (query);
+    ck_assert_int_eq (nack->type, PROTO_NACK);
+    ck_assert_int_eq (nack->code, PROTO_INVALID);
+    proto_msg_destroy (&nack);
+    zsock_destroy (&query);
+}
+END_TEST
+
+//  PostgreSQL stops mid-run: reports are answered `unavailable` with
+//  retry_ms, the outage is logged once, and after the restart the very same
+//  reports are stored exactly once.
+START_TEST (test_database_restart)
+{
+    zsock_t *dealer = s_dealer ();
+    proto_msg_t *before = s_report ("outage", 1, "220524", "2026-01-10");
+    proto_msg_add_value (before, false, "investment_completed", 1000);
+    ck_assert_int_eq (s_exchange (dealer, before, NULL), PROTO_OK);
+
+    tt_pg_stop (s_pg);
+    proto_msg_t *during [5];
+    for (int i = 0; i < 5; i++) {
+        during [i] = s_report ("outage", 2 + i, "220524", "2026-01-11");
+        proto_msg_add_value (during [i], false, "investment_completed", 2000 + i);
+        s_send (dealer, during [i]);
+        proto_msg_t *reply = s_recv (dealer);
+        ck_assert_int_eq (reply->type, PROTO_NACK);
+        ck_assert_int_eq (reply->code, PROTO_UNAVAILABLE);
+        ck_assert (reply->has_retry_ms && reply->retry_ms > 0);
+        ck_assert_int_eq (reply->seq, 2 + i);
+        proto_msg_destroy (&reply);
+    }
+    //  Queries say so too.
+    zsock_t *query = zsock_new_dealer (s_collector->query_ep);
+    zsock_set_rcvtimeo (query, 10000);
+    proto_msg_t *ping = proto_msg_new (PROTO_PING);
+    s_send (query, ping);
+    proto_msg_t *pong = s_recv (query);
+    ck_assert_str_eq (pong->db, "down");
+    proto_msg_destroy (&pong);
+
+    tt_pg_restart (s_pg);
+    //  Resend, as a reporter does on `unavailable`, until all are stored.
+    int64_t deadline = zclock_mono () + 40000;
+    for (int i = 0; i < 5; i++) {
+        proto_code_t code;
+        while ((code = s_exchange (dealer, during [i], NULL)) == PROTO_UNAVAILABLE
+           &&  zclock_mono () < deadline)
+            zclock_sleep (100);
+        ck_assert_int_eq (code, PROTO_OK);
+        proto_msg_destroy (&during [i]);
+    }
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = 'outage'"), 6);
+    ck_assert_int_eq (s_sql_int ("SELECT value FROM region_total WHERE region = '220500' "
+                                 "AND metric = 'investment_completed' AND year = 2026"), 2004);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM tally_verify()"), 0);
+    s_send (query, ping);
+    pong = s_recv (query);
+    ck_assert_str_eq (pong->db, "up");
+    proto_msg_destroy (&pong);
+    proto_msg_destroy (&ping);
+
+    //  The outage was logged once when it started and once when it ended.
+    char *log = tt_slurp (s_collector->log_path);
+    int starts = 0;
+    for (char *p = log; (p = strstr (p, "database unreachable")); p++)
+        starts++;
+    ck_assert_int_eq (starts, 1);
+    ck_assert_ptr_nonnull (strstr (log, "reachable again"));
+    free (log);
+    proto_msg_destroy (&before);
+    zsock_destroy (&query);
+    zsock_destroy (&dealer);
+}
+END_TEST
+
+//  SIGTERM: the collector exits 0; what it acked is stored.
+START_TEST (test_sigterm)
+{
+    tt_collector_t *own = tt_collector_start (s_pg->conninfo, NULL, NULL);
+    zsock_t *dealer = zsock_new_dealer (own->report_ep);
+    zsock_set_rcvtimeo (dealer, 10000);
+    int acked = 0;
+    for (int i = 1; i <= 50; i++) {
+        proto_msg_t *report = s_report ("term", i, "220502", "2027-01-01");
+        proto_msg_add_value (report, false, "projects_active", i);
+        s_send (dealer, report);
+        proto_msg_destroy (&report);
+    }
+    for (int i = 0; i < 50; i++) {
+        proto_msg_t *reply = s_recv (dealer);
+        acked += reply->type == PROTO_ACK;
+        proto_msg_destroy (&reply);
+    }
+    ck_assert_int_eq (tt_collector_stop (&own, SIGTERM), 0);
+    ck_assert_int_eq (acked, 50);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = 'term'"), 50);
+    ck_assert_int_eq (s_sql_int ("SELECT value FROM current_value WHERE region = '220502' "
+                                 "AND metric = 'projects_active' AND year = 2027"), 50);
+    zsock_destroy (&dealer);
+}
+END_TEST
+
+START_TEST (test_migrate_twice)
+{
+    ck_assert_int_eq (tt_migrate (s_pg->conninfo), 0);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM region"), 9);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM metric WHERE rollup = 'none'"), 1);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM region_ancestor WHERE ancestor = '220000'"), 8);
+}
+END_TEST
+
+int
+main (void)
+{
+    zsys_init ();
+    zsys_set_logstream (NULL);
+    s_pg = tt_pg_start ();
+    if (tt_migrate (s_pg->conninfo) != 0)
+        return 1;
+    s_collector = tt_collector_start (s_pg->conninfo, NULL, NULL);
+
+    Suite *suite = suite_create ("pipeline");
+    TCase *tc = tcase_create ("end to end");
+    tcase_set_timeout (tc, 120);
+    tcase_add_test (tc, test_seed_end_to_end);
+    tcase_add_test (tc, test_newest_as_of_wins);
+    tcase_add_test (tc, test_duplicate_and_conflict);
+    tcase_add_test (tc, test_bad_input);
+    tcase_add_test (tc, test_req_peer_and_query);
+    tcase_add_test (tc, test_sigterm);
+    tcase_add_test (tc, test_migrate_twice);
+    tcase_add_test (tc, test_database_restart);
+    suite_add_tcase (suite, tc);
+    SRunner *runner = srunner_create (suite);
+    srunner_run_all (runner, CK_NORMAL);
+    int failed = srunner_ntests_failed (runner);
+    srunner_free (runner);
+
+    tt_collector_stop (&s_collector, SIGTERM);
+    tt_pg_destroy (&s_pg);
+    return failed ? 1 : 0;
+}
