@@ -4,7 +4,7 @@
     Usage: make_corpus DIR. The seeds are committed in tests/fuzz/corpus/;
     rerun this only when the protocol changes, e.g.
         cc -std=c11 -Iproto tests/fuzz/make_corpus.c proto/proto_msg.c \
-           proto/proto_check.c -lmsgpackc -o /tmp/make_corpus
+           proto/proto_decode.c proto/proto_check.c -lmsgpackc -o /tmp/make_corpus
         /tmp/make_corpus tests/fuzz/corpus
 */
 #include "proto_msg.h"

@@ -23,7 +23,8 @@ mkdir -p "$out/corpus"
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -fno-omit-frame-pointer \
     -I"$top/proto" \
-    "$here/fuzz_proto.c" "$top/proto/proto_msg.c" "$top/proto/proto_check.c" \
+    "$here/fuzz_proto.c" "$top/proto/proto_msg.c" "$top/proto/proto_decode.c" \
+    "$top/proto/proto_check.c" \
     $(pkg-config --cflags --libs msgpack) \
     -o "$out/fuzz_proto"
 
