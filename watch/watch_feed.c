@@ -1,0 +1,417 @@
+/*  watch_feed.c — the watch's sockets: feed subscription, snapshots, watchdog.
+
+    See watch_feed.h. One loop polls the SUB and, while a snapshot is being
+    taken, its DEALER; between events it checks three clocks: the heartbeat
+    watchdog, the snapshot deadline, and when to try a snapshot again.
+*/
+#include "watch_feed.h"
+
+#include <assert.h>
+#include <czmq.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+#define S_TICK_MS           250         //  on_wake at least this often
+#define S_RETRY_MS          1000        //  wait after a snapshot went unanswered
+#define S_VERIFY_MS         2000        //  filtered feeds: verify at most this often
+
+struct _watch_feed_t {
+    char *feed_ep;                      //  where the collector publishes
+    char *query_ep;                     //  where it answers snapshots
+    char *prefix;                       //  region prefix ("" = all)
+    int64_t year;                       //  0 = newest with data
+    int timeout_ms;                     //  one snapshot's allowance
+    watch_state_t *state;               //  the store (borrowed)
+    zsock_t *sub;                       //  feed subscription (while running)
+    zsock_t *dealer;                    //  the snapshot in progress, or NULL
+    zpoller_t *poller;                  //  sub, and dealer while taking
+    int64_t snapshot_deadline;          //  mono ms: give the snapshot up
+    int64_t retry_at;                   //  mono ms: earliest next snapshot
+    bool want_snapshot;                 //  take one as soon as allowed
+    bool quiet;                         //  the current snapshot is a routine check
+    int64_t last_heard;                 //  mono ms of the last feed message
+    int64_t last_heard_wall;            //  the same, wall clock ms
+    int64_t last_update_wall;           //  wall ms of the last totals applied
+    int64_t last_verify;                //  mono ms of the last verification snapshot
+    bool silent;                        //  no heartbeat for too long
+    int64_t snapshots;                  //  snapshots completed
+    char reason [160];                  //  why the current snapshot is taken
+    char problem [256];                 //  the last thing that went wrong, or ""
+    int64_t bad_messages;               //  undecodable feed messages ignored
+    char status [512];                  //  the status line
+};
+
+//  Wall-clock HH:MM:SS.
+static void
+s_clock (int64_t wall_ms, char *buffer, size_t size)
+{
+    time_t secs = (time_t) (wall_ms / 1000);
+    struct tm tm;
+    if (wall_ms <= 0 || !localtime_r (&secs, &tm))
+        snprintf (buffer, size, "--:--:--");
+    else
+        strftime (buffer, size, "%H:%M:%S", &tm);
+}
+
+static void
+s_update_status (watch_feed_t *self)
+{
+    char heard [16], updated [16];
+    s_clock (self->last_heard_wall, heard, sizeof heard);
+    s_clock (self->last_update_wall, updated, sizeof updated);
+    if (self->silent)
+        snprintf (self->status, sizeof self->status,
+                  "采集服务无响应  collector silent since %s (%s); figures shown may be stale",
+                  heard, self->feed_ep);
+    else
+    if (self->dealer && !self->quiet)
+        snprintf (self->status, sizeof self->status,
+                  "正在同步  taking a snapshot from %s: %s", self->query_ep, self->reason);
+    else
+    if (*self->problem)
+        snprintf (self->status, sizeof self->status, "%s", self->problem);
+    else
+    if (watch_state_synced (self->state))
+        snprintf (self->status, sizeof self->status,
+                  "实时  live, seq %lld, last update received %s",
+                  (long long) watch_state_seq (self->state),
+                  self->last_update_wall ? updated : "--:--:--");
+    else
+        snprintf (self->status, sizeof self->status, "connecting to %s", self->feed_ep);
+    if (self->bad_messages > 0) {
+        size_t len = strlen (self->status);
+        snprintf (self->status + len, sizeof self->status - len,
+                  "  [%lld undecodable feed messages ignored]", (long long) self->bad_messages);
+    }
+}
+
+static void
+s_drop_dealer (watch_feed_t *self)
+{
+    if (!self->dealer)
+        return;
+    if (self->poller)
+        zpoller_remove (self->poller, self->dealer);
+    zsock_destroy (&self->dealer);
+}
+
+//  Ask for a snapshot over a new DEALER. Returns 0 or -1 with err filled.
+static int
+s_snapshot_send (watch_feed_t *self, char *err, size_t err_size)
+{
+    s_drop_dealer (self);
+    self->dealer = zsock_new (ZMQ_DEALER);
+    assert (self->dealer);
+    zsock_set_linger (self->dealer, 0);
+    if (zsock_connect (self->dealer, "%s", self->query_ep)) {
+        snprintf (err, err_size, "cannot connect to the query endpoint '%s': %s",
+                  self->query_ep, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&self->dealer);
+        return -1;
+    }
+    proto_msg_t *request = proto_msg_new (PROTO_SNAPSHOT);
+    snprintf (request->prefix, sizeof request->prefix, "%s", self->prefix);
+    request->has_year = self->year > 0;
+    request->year = self->year;
+    proto_error_t perr;
+    size_t size;
+    uint8_t *body = proto_msg_encode (request, &size, &perr);
+    proto_msg_destroy (&request);
+    if (!body) {
+        snprintf (err, err_size, "cannot encode the snapshot request: %s", perr.text);
+        zsock_destroy (&self->dealer);
+        return -1;
+    }
+    zframe_t *frame = zframe_new (body, size);
+    free (body);
+    zframe_send (&frame, self->dealer, ZFRAME_DONTWAIT);
+    zframe_destroy (&frame);
+    watch_state_snapshot_begin (self->state);
+    self->snapshot_deadline = zclock_mono () + self->timeout_ms;
+    if (self->poller)
+        zpoller_add (self->poller, self->dealer);
+    return 0;
+}
+
+//  One reply on the DEALER. Returns 1 when the snapshot is complete, 0 when
+//  more is expected, -1 with err filled when the collector refused it.
+static int
+s_snapshot_recv (watch_feed_t *self, char *err, size_t err_size)
+{
+    zframe_t *frame = zframe_recv (self->dealer);
+    if (!frame)
+        return 0;
+    proto_error_t perr;
+    proto_msg_t *msg = proto_msg_decode (zframe_data (frame), zframe_size (frame), 0, &perr);
+    zframe_destroy (&frame);
+    if (!msg) {
+        snprintf (err, err_size, "the collector's snapshot reply could not be read: %s", perr.text);
+        return -1;
+    }
+    int rc = 0;
+    if (msg->type == PROTO_TOTALS)
+        watch_state_snapshot_row (self->state, &msg);
+    else
+    if (msg->type == PROTO_SNAPSHOT_END) {
+        watch_verdict_t verdict = watch_state_snapshot_end (self->state, msg->seq);
+        self->snapshots++;
+        s_drop_dealer (self);
+        if (verdict == WATCH_GAP) {
+            self->want_snapshot = true;
+            snprintf (self->reason, sizeof self->reason,
+                      "a feed message was lost while the last snapshot was taken");
+        }
+        rc = 1;
+    }
+    else
+    if (msg->type == PROTO_NACK) {
+        snprintf (err, err_size, "the collector refused the snapshot (%s): %s",
+                  proto_code_name (msg->code), msg->error ? msg->error : "no reason given");
+        rc = -1;
+    }
+    else {
+        snprintf (err, err_size, "the collector answered the snapshot with an unexpected '%s'",
+                  proto_type_name (msg->type));
+        rc = -1;
+    }
+    proto_msg_destroy (&msg);
+    return rc;
+}
+
+//  Start a snapshot now, saying why.
+static void
+s_start_snapshot (watch_feed_t *self, bool quiet, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->reason, sizeof self->reason, format, args);
+    va_end (args);
+    self->quiet = quiet;
+    self->want_snapshot = false;
+    if (s_snapshot_send (self, self->problem, sizeof self->problem)) {
+        watch_state_snapshot_abort (self->state);
+        self->retry_at = zclock_mono () + S_RETRY_MS;
+        self->want_snapshot = true;
+    }
+}
+
+//  One message from the feed.
+static void
+s_feed_recv (watch_feed_t *self)
+{
+    zmsg_t *zmsg = zmsg_recv (self->sub);
+    if (!zmsg)
+        return;
+    zframe_t *topic = zmsg_first (zmsg);
+    zframe_t *body = zmsg_next (zmsg);
+    proto_error_t perr;
+    proto_msg_t *msg = topic && body
+        ? proto_msg_decode (zframe_data (body), zframe_size (body), 0, &perr) : NULL;
+    zmsg_destroy (&zmsg);
+    if (!msg || (msg->type != PROTO_TOTALS && msg->type != PROTO_HEARTBEAT)) {
+        self->bad_messages++;
+        proto_msg_destroy (&msg);
+        return;
+    }
+    int64_t now = zclock_mono ();
+    self->last_heard = now;
+    self->last_heard_wall = zclock_time ();
+    if (self->silent) {
+        char since [16];
+        s_clock (self->last_heard_wall, since, sizeof since);
+        self->silent = false;
+        self->want_snapshot = true;
+        self->retry_at = 0;
+        snprintf (self->reason, sizeof self->reason, "the collector is back (%s)", since);
+        self->quiet = false;
+    }
+    bool totals = msg->type == PROTO_TOTALS;
+    int64_t seq = msg->seq, last = watch_state_seq (self->state);
+    watch_verdict_t verdict = watch_state_feed (self->state, &msg);
+    if (verdict == WATCH_APPLIED || (verdict == WATCH_GAP && totals))
+        self->last_update_wall = self->last_heard_wall;
+    if (verdict == WATCH_GAP && !self->dealer) {
+        if (totals)
+            s_start_snapshot (self, false, "lost feed message(s): seq %lld arrived after %lld",
+                              (long long) seq, (long long) last);
+        else
+            s_start_snapshot (self, false, "lost feed message(s): heartbeat says seq %lld, last applied %lld",
+                              (long long) seq, (long long) last);
+    }
+    else
+    if (verdict == WATCH_VERIFY && !self->dealer && now - self->last_verify >= S_VERIFY_MS) {
+        self->last_verify = now;
+        s_start_snapshot (self, true, "checking the filtered feed against seq %lld", (long long) seq);
+    }
+}
+
+//  The clocks: watchdog, snapshot deadline, retries.
+static void
+s_check_clocks (watch_feed_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (!self->silent && now - self->last_heard > WATCH_FEED_SILENCE_MS) {
+        self->silent = true;
+        if (!self->last_heard_wall)
+            self->last_heard_wall = zclock_time () - WATCH_FEED_SILENCE_MS;
+    }
+    if (self->dealer && now >= self->snapshot_deadline) {
+        s_drop_dealer (self);
+        watch_state_snapshot_abort (self->state);
+        snprintf (self->problem, sizeof self->problem,
+                  "查询无应答  no snapshot from %s within %d ms; retrying",
+                  self->query_ep, self->timeout_ms);
+        self->retry_at = now + S_RETRY_MS;
+        self->want_snapshot = true;
+    }
+    if (!self->dealer && !self->silent && self->want_snapshot && now >= self->retry_at)
+        s_start_snapshot (self, false, "%s", *self->reason ? self->reason : "start");
+}
+
+watch_feed_t *
+watch_feed_new (const watch_feed_config_t *config, watch_state_t *state)
+{
+    assert (config && state);
+    watch_feed_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->feed_ep = strdup (config->feed_ep);
+    self->query_ep = strdup (config->query_ep);
+    self->prefix = strdup (config->prefix ? config->prefix : "");
+    self->year = config->year;
+    self->timeout_ms = config->timeout_ms > 0 ? config->timeout_ms : 5000;
+    self->state = state;
+    return self;
+}
+
+void
+watch_feed_destroy (watch_feed_t **self_p)
+{
+    assert (self_p);
+    watch_feed_t *self = *self_p;
+    if (!self)
+        return;
+    s_drop_dealer (self);
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->sub);
+    free (self->feed_ep);
+    free (self->query_ep);
+    free (self->prefix);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+watch_feed_snapshot (watch_feed_t *self, char *err, size_t err_size)
+{
+    assert (self);
+    if (s_snapshot_send (self, err, err_size))
+        return -1;
+    while (true) {
+        int64_t left = self->snapshot_deadline - zclock_mono ();
+        if (left <= 0 || zsys_interrupted)
+            break;
+        zpoller_t *poller = zpoller_new (self->dealer, NULL);
+        void *which = zpoller_wait (poller, (int) left);
+        zpoller_destroy (&poller);
+        if (!which)
+            continue;
+        int rc = s_snapshot_recv (self, err, err_size);
+        if (rc < 0) {
+            s_drop_dealer (self);
+            watch_state_snapshot_abort (self->state);
+            return -1;
+        }
+        if (rc == 1)
+            return 0;
+    }
+    s_drop_dealer (self);
+    watch_state_snapshot_abort (self->state);
+    snprintf (err, err_size, "the collector did not answer a snapshot request on %s within %.1f s"
+              " (is tally-collector running, and is --query right?)",
+              self->query_ep, self->timeout_ms / 1000.0);
+    return -1;
+}
+
+int
+watch_feed_run (watch_feed_t *self, watch_feed_fn *on_wake, void *arg,
+                char *err, size_t err_size)
+{
+    assert (self);
+    self->sub = zsock_new (ZMQ_SUB);
+    assert (self->sub);
+    zsock_set_rcvhwm (self->sub, 100000);
+    zsock_set_subscribe (self->sub, self->prefix);
+    if (*self->prefix)
+        zsock_set_subscribe (self->sub, "$hb");
+    if (zsock_connect (self->sub, "%s", self->feed_ep)) {
+        snprintf (err, err_size, "cannot connect to the feed endpoint '%s': %s",
+                  self->feed_ep, zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    self->poller = zpoller_new (self->sub, NULL);
+    assert (self->poller);
+    self->last_heard = zclock_mono ();
+    //  Subscribed first, then the snapshot: anything published meanwhile
+    //  is buffered by the store and replayed after snapshot_end.
+    s_start_snapshot (self, false, "start");
+    if (self->want_snapshot && *self->problem) {
+        snprintf (err, err_size, "%s", self->problem);
+        return -1;
+    }
+    while (!zsys_interrupted) {
+        void *which = zpoller_wait (self->poller, S_TICK_MS);
+        if (which == self->sub) {
+            //  Drain what is queued, then redraw once.
+            s_feed_recv (self);
+            while (zsock_events (self->sub) & ZMQ_POLLIN)
+                s_feed_recv (self);
+        }
+        else
+        if (which && which == self->dealer) {
+            int rc = 0;
+            while (self->dealer && (zsock_events (self->dealer) & ZMQ_POLLIN)
+            &&     (rc = s_snapshot_recv (self, self->problem, sizeof self->problem)) == 0)
+                ;
+            if (rc < 0) {
+                s_drop_dealer (self);
+                watch_state_snapshot_abort (self->state);
+                self->retry_at = zclock_mono () + S_RETRY_MS;
+                self->want_snapshot = true;
+            }
+            else
+            if (rc == 1 && !self->want_snapshot)
+                self->problem [0] = 0;
+        }
+        else
+        if (!which && zpoller_terminated (self->poller))
+            break;
+        s_check_clocks (self);
+        s_update_status (self);
+        if (on_wake && on_wake (arg, self) < 0)
+            break;
+    }
+    return 0;
+}
+
+const char *
+watch_feed_status (watch_feed_t *self)
+{
+    assert (self);
+    s_update_status (self);
+    return self->status;
+}
+
+bool
+watch_feed_silent (watch_feed_t *self)
+{
+    assert (self);
+    return self->silent;
+}
+
+int64_t
+watch_feed_snapshots (watch_feed_t *self)
+{
+    assert (self);
+    return self->snapshots;
+}

@@ -1,0 +1,74 @@
+/*  watch_feed.h — the watch's sockets: feed subscription, snapshots, watchdog.
+
+    A watch_feed_t connects a SUB socket to the collector's feed (subscribed
+    to the region prefix and to "$hb") and asks the query endpoint for
+    snapshots over a DEALER, feeding everything into a watch_state_t. It takes
+    a fresh snapshot at start, whenever the store reports a lost message, and
+    when the collector comes back after a silence: no heartbeat for more than
+    WATCH_FEED_SILENCE_MS. Each snapshot gets a new DEALER, so a late answer
+    to an abandoned request can never be mistaken for the current one.
+
+    It keeps a one-line status for people: live, taking a snapshot (and why),
+    or "collector silent since 15:02:11".
+*/
+#ifndef WATCH_FEED_H_INCLUDED
+#define WATCH_FEED_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "watch_state.h"
+
+typedef struct _watch_feed_t watch_feed_t;
+
+//  No heartbeat for longer than this and the collector counts as silent.
+#define WATCH_FEED_SILENCE_MS 3000
+
+//  Where to connect and what to ask for.
+typedef struct {
+    const char *feed_ep;            //  collector's PUB, e.g. tcp://localhost:7702
+    const char *query_ep;           //  collector's query ROUTER, tcp://localhost:7703
+    const char *prefix;             //  region code prefix; "" = every region
+    int64_t year;                   //  year to ask for; 0 = the newest with data
+    int timeout_ms;                 //  how long one snapshot may take
+} watch_feed_config_t;
+
+//  Called after every batch of events and at least every 250 ms while
+//  running; return -1 to stop watch_feed_run, 0 to go on.
+typedef int (watch_feed_fn) (void *arg, watch_feed_t *feed);
+
+//  Create a feed for the store (borrowed; it must outlive the feed). The
+//  config's strings are copied. Connects nothing yet.
+watch_feed_t *
+    watch_feed_new (const watch_feed_config_t *config, watch_state_t *state);
+
+//  Close the sockets, free the feed and null the caller's pointer.
+void
+    watch_feed_destroy (watch_feed_t **self_p);
+
+//  Take one snapshot into the store, without the feed (tally-watch --once).
+//  Returns 0, or -1 with a sentence for people in err when the collector did
+//  not answer within the timeout or refused the request.
+int
+    watch_feed_snapshot (watch_feed_t *self, char *err, size_t err_size);
+
+//  Subscribe, take a snapshot and follow the feed until on_wake returns -1 or
+//  the process is interrupted (SIGINT/SIGTERM). Returns 0, or -1 with err
+//  filled if the sockets could not be set up (e.g. a malformed endpoint).
+int
+    watch_feed_run (watch_feed_t *self, watch_feed_fn *on_wake, void *arg,
+                    char *err, size_t err_size);
+
+//  The status line for people (borrowed, valid until the next event).
+const char *
+    watch_feed_status (watch_feed_t *self);
+
+//  True while the collector counts as silent.
+bool
+    watch_feed_silent (watch_feed_t *self);
+
+//  Snapshots completed since the feed was created.
+int64_t
+    watch_feed_snapshots (watch_feed_t *self);
+
+#endif
