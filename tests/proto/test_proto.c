@@ -5,7 +5,7 @@
     and sentence PROTOCOL.md prescribes. Bodies a real encoder would never
     produce are written out as byte arrays; bodies that are valid MessagePack
     but break the schema are built field by field with a small writer
-    (s_body_*), because only proto itself may include msgpack.h.
+    (s_body_*), because only proto itself may use msgpack-c.
 */
 #include "proto_msg.h"
 
