@@ -6,6 +6,7 @@
 */
 #include <czmq.h>
 
+#include "keygen.h"
 #include "migrate.h"
 #include "server.h"
 #include "settings.h"
@@ -17,6 +18,9 @@ s_usage (FILE *out)
     fprintf (out,
         "Usage: tally-collector [OPTIONS]            run the collector daemon\n"
         "       tally-collector migrate [OPTIONS]    create or update the schema and load the catalogs\n"
+        "       tally-collector keygen [--dir DIR] [--name NAME]\n"
+        "                                            make the collector's CURVE certificate pair\n"
+        "                                            (DIR/NAME.cert and NAME.cert_secret; defaults . and collector)\n"
         "\n"
         "The collector receives county reports (PROTOCOL.md) on the report endpoint,\n"
         "validates them, stores each batch in PostgreSQL in one transaction, acks only\n"
@@ -35,9 +39,40 @@ s_usage (FILE *out)
         "1 when migrate fails, 2 on a usage error or when an endpoint cannot be bound.\n");
 }
 
+//  tally-collector keygen [--dir DIR] [--name NAME]
+static int
+s_keygen (int argc, char **argv)
+{
+    const char *dir = ".", *name = "collector";
+    for (int i = 2; i < argc; i++) {
+        if ((streq (argv [i], "--dir") || streq (argv [i], "--name")) && i + 1 < argc) {
+            if (streq (argv [i], "--dir"))
+                dir = argv [++i];
+            else
+                name = argv [++i];
+        }
+        else {
+            fprintf (stderr, "tally-collector keygen: unexpected '%s'; usage: tally-collector keygen "
+                     "[--dir DIR] [--name NAME]\n", argv [i]);
+            return 2;
+        }
+    }
+    char err [512];
+    if (keygen_write (dir, name, NULL, err, sizeof err)) {
+        fprintf (stderr, "tally-collector keygen: %s\n", err);
+        return 1;
+    }
+    printf ("wrote %s/%s.cert (public: give it to reporters as --server-key) and\n"
+            "      %s/%s.cert_secret (secret, mode 0600: the collector's --curve-secret)\n",
+            dir, name, dir, name);
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
+    if (argc > 1 && streq (argv [1], "keygen"))
+        return s_keygen (argc, argv);
     bool migrate = argc > 1 && streq (argv [1], "migrate");
     settings_t settings;
     settings_init (&settings);
@@ -68,8 +103,8 @@ main (int argc, char **argv)
         settings_free (&settings);
         return 2;
     }
-    server_run (server);
+    rc = server_run (server);
     server_destroy (&server);
     settings_free (&settings);
-    return 0;
+    return rc ? 1 : 0;
 }

@@ -11,6 +11,18 @@
 #include <inttypes.h>
 #include <signal.h>
 
+#include "auth.h"
+
+//  SIGHUP asks for a reload; the handler only raises this flag.
+static volatile sig_atomic_t s_reload_requested = 0;
+
+static void
+s_on_sighup (int signum)
+{
+    (void) signum;
+    s_reload_requested = 1;
+}
+
 #define PENDING_REJECTS_MAX  10000      //  rejects kept while the database is down
 #define QUERY_DRAIN_MAX      64         //  queries answered per loop turn
 
@@ -20,11 +32,13 @@ typedef struct {
     bool delimiter;             //  a REQ peer: echo the empty delimiter
     proto_msg_t *report;        //  decoded and validated
     char peer [64];             //  peer address
+    char key_id [41];           //  CURVE public key (Z85), "" without CURVE
 } s_entry_t;
 
 struct server_t {
     const settings_t *settings;
     store_t *store;
+    auth_t *auth;               //  CURVE keys, NULL without CURVE
     zsock_t *report;            //  ROUTER: reports in, replies out
     zsock_t *feed;              //  PUB: totals and heartbeats
     zsock_t *query;             //  ROUTER: snapshot and ping
@@ -69,9 +83,12 @@ s_plaintext_endpoint (const settings_t *settings, const char *name, const char *
 }
 
 static zsock_t *
-s_bind (const settings_t *settings, int type, const char *name, const char *endpoint)
+s_bind (const settings_t *settings, auth_t *auth, int type, const char *name, const char *endpoint)
 {
     char actual [256];
+    if (auth)
+        snprintf (actual, sizeof actual, "%s", endpoint);
+    else
     if (s_plaintext_endpoint (settings, name, endpoint, actual, sizeof actual))
         return NULL;
     zsock_t *sock = zsock_new (type);
@@ -93,7 +110,20 @@ s_bind (const settings_t *settings, int type, const char *name, const char *endp
         zsock_set_rcvhwm (sock, 1000);
         zsock_set_sndhwm (sock, 10000);
     }
-    if (zsock_bind (sock, "%s", actual) < 0) {
+    if (auth && auth_apply (auth, sock) != 0) {
+        fprintf (stderr, "tally-collector: cannot enforce the ZAP domain on the %s socket: %s\n",
+                 name, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    //  A port just released by a socket we closed (key revocation) may take
+    //  a moment to free; retry for up to a second.
+    int rc = zsock_bind (sock, "%s", actual);
+    for (int attempt = 0; rc < 0 && zmq_errno () == EADDRINUSE && attempt < 50; attempt++) {
+        zclock_sleep (20);
+        rc = zsock_bind (sock, "%s", actual);
+    }
+    if (rc < 0) {
         fprintf (stderr, "tally-collector: cannot bind the %s endpoint %s: %s\n",
                  name, actual, zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);
@@ -138,9 +168,28 @@ server_new (const settings_t *settings, store_t **store_p)
     self->settings = settings;
     self->store = *store_p;
     *store_p = NULL;
-    self->report = s_bind (settings, ZMQ_ROUTER, "report", settings->report);
-    self->feed = self->report ? s_bind (settings, ZMQ_PUB, "feed", settings->feed) : NULL;
-    self->query = self->feed ? s_bind (settings, ZMQ_ROUTER, "query", settings->query) : NULL;
+    if (*settings->curve_secret || *settings->clients) {
+        char err [512];
+        if (!*settings->curve_secret || !*settings->clients)
+            snprintf (err, sizeof err, "CURVE needs both --curve-secret FILE and --clients DIR");
+        else
+            self->auth = auth_new (settings->curve_secret, settings->clients, err, sizeof err);
+        if (!self->auth) {
+            fprintf (stderr, "tally-collector: %s\n", err);
+            server_destroy (&self);
+            return NULL;
+        }
+    }
+    else
+    if (settings->feed_curve) {
+        fprintf (stderr, "tally-collector: --feed-curve needs --curve-secret and --clients\n");
+        server_destroy (&self);
+        return NULL;
+    }
+    self->report = s_bind (settings, self->auth, ZMQ_ROUTER, "report", settings->report);
+    self->feed = self->report ? s_bind (settings, settings->feed_curve ? self->auth : NULL,
+                                        ZMQ_PUB, "feed", settings->feed) : NULL;
+    self->query = self->feed ? s_bind (settings, self->auth, ZMQ_ROUTER, "query", settings->query) : NULL;
     if (!self->query) {
         server_destroy (&self);
         return NULL;
@@ -157,13 +206,40 @@ server_new (const settings_t *settings, store_t **store_p)
     zlistx_set_destructor (self->totals, (zlistx_destructor_fn *) proto_msg_destroy);
     zsys_info ("server: reports on %s, feed on %s, queries on %s",
                zsock_endpoint (self->report), zsock_endpoint (self->feed), zsock_endpoint (self->query));
-    zsys_warning ("server: no CURVE keys configured: anyone who can reach these ports can "
-                  "report and read figures");
+    if (!self->auth)
+        zsys_warning ("server: no CURVE keys configured: anyone who can reach these ports can "
+                      "report and read figures (see README, 'Securing a deployment')");
+    else
+    if (!settings->feed_curve)
+        zsys_info ("server: the feed is plaintext (give --feed-curve to require keys for it too)");
     if (s_write_ready_file (self)) {
         server_destroy (&self);
         return NULL;
     }
     return self;
+}
+
+//  Close and bind again the report and query sockets: every connection is
+//  dropped, and honest peers reconnect through a fresh handshake. Used when
+//  a key is revoked, since libzmq cannot close one peer's connection.
+static int
+s_rebind (server_t *self)
+{
+    char report [256], query [256];
+    snprintf (report, sizeof report, "%s", zsock_endpoint (self->report));
+    snprintf (query, sizeof query, "%s", zsock_endpoint (self->query));
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->report);
+    zsock_destroy (&self->query);
+    self->report = s_bind (self->settings, self->auth, ZMQ_ROUTER, "report", report);
+    self->query = s_bind (self->settings, self->auth, ZMQ_ROUTER, "query", query);
+    if (!self->report || !self->query) {
+        zsys_error ("server: cannot bind %s and %s again after revoking keys; stopping", report, query);
+        return -1;
+    }
+    self->poller = zpoller_new (self->report, self->query, NULL);
+    zsys_info ("server: dropped every connection so that revoked keys are out; others reconnect");
+    return 0;
 }
 
 void
@@ -186,6 +262,7 @@ server_destroy (server_t **self_p)
         zsock_destroy (&self->feed);
         zsock_destroy (&self->query);
         store_destroy (&self->store);
+        auth_destroy (&self->auth);
         free (self);
         *self_p = NULL;
     }
@@ -307,6 +384,7 @@ s_receive_report (server_t *self, zmsg_t *msg)
         return;
     char peer [64];
     s_peer_address (body ? body : zmsg_first (msg), peer, sizeof peer);
+    char key_id [41] = "";
     proto_error_t err;
     memset (&err, 0, sizeof err);
     proto_msg_t *report = NULL;
@@ -344,11 +422,18 @@ s_receive_report (server_t *self, zmsg_t *msg)
             return;
         }
         err.code = catalog_check_report (catalog, report, err.text, sizeof err.text);
+        if (err.code == PROTO_OK && self->auth) {
+            //  The User-Id was set by our ZAP handler from the handshake key.
+            const char *user = zframe_meta (body, "User-Id");
+            snprintf (key_id, sizeof key_id, "%s", user ? user : "");
+            if (!auth_allows (self->auth, key_id, report->region, err.text, sizeof err.text))
+                err.code = PROTO_FORBIDDEN;
+        }
     }
     if (err.code != PROTO_OK) {
         s_reply_nack (self->report, routing, delimiter, err.code, err.text, &err, 0);
         zframe_t *raw = body ? body : zmsg_first (msg);
-        s_keep_reject (self, store_reject_new (err.code, err.text, &err, peer, NULL,
+        s_keep_reject (self, store_reject_new (err.code, err.text, &err, peer, *key_id ? key_id : NULL,
                        raw ? zframe_data (raw) : NULL, raw ? zframe_size (raw) : 0));
         proto_msg_destroy (&report);
         zframe_destroy (&routing);
@@ -356,8 +441,9 @@ s_receive_report (server_t *self, zmsg_t *msg)
     }
     char key [PROTO_MAX_SOURCE + 32];
     snprintf (key, sizeof key, "%s %" PRId64, report->source, report->seq);
-    s_entry_t entry = { routing, delimiter, report, "" };
+    s_entry_t entry = { routing, delimiter, report, "", "" };
     snprintf (entry.peer, sizeof entry.peer, "%s", peer);
+    snprintf (entry.key_id, sizeof entry.key_id, "%s", key_id);
     if (zhashx_lookup (self->batch_keys, key)) {
         if (self->held_count < (size_t) self->settings->batch_max)
             self->held [self->held_count++] = entry;
@@ -402,7 +488,7 @@ s_commit (server_t *self, s_entry_t *entries, size_t count)
     for (size_t i = 0; i < count; i++) {
         self->items [i].report = entries [i].report;
         self->items [i].peer = *entries [i].peer ? entries [i].peer : NULL;
-        self->items [i].key_id = NULL;
+        self->items [i].key_id = *entries [i].key_id ? entries [i].key_id : NULL;
     }
     int rc = store_commit (self->store, self->items, count, self->rejects, self->totals);
     if (rc == 0 && self->rejects_dropped) {
@@ -589,9 +675,34 @@ s_heartbeat (server_t *self)
     proto_msg_destroy (&beat);
 }
 
+//  SIGHUP: reload the catalogs from the database and the client keys from
+//  their folder, and say what changed.
+static int
+s_reload (server_t *self)
+{
+    zsys_info ("server: SIGHUP: reloading the catalog and client keys");
+    if (store_reload_catalog (self->store) == 0) {
+        catalog_t *catalog = store_catalog (self->store);
+        zsys_info ("server: catalog has %zu regions and %zu metrics",
+                   catalog_region_count (catalog), catalog_metric_count (catalog));
+    }
+    else
+        zsys_warning ("server: catalog not reloaded: the database is unreachable");
+    if (self->auth && auth_reload (self->auth) > 0)
+        return s_rebind (self);
+    return 0;
+}
+
 int
 server_run (server_t *self)
 {
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_on_sighup;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGHUP, &action, NULL);
+    int rc = 0;
+
     if (store_ensure (self->store)) {
         int64_t seq = store_last_seq (self->store);
         self->last_seq = seq > 0 ? seq : 0;
@@ -600,8 +711,16 @@ server_run (server_t *self)
     while (!zsys_interrupted) {
         int64_t wait = self->next_heartbeat - zclock_mono ();
         void *which = zpoller_wait (self->poller, wait > 0 ? (int) wait : 0);
-        if (zpoller_terminated (self->poller))
+        if (zsys_interrupted)
             break;
+        if (s_reload_requested) {
+            s_reload_requested = 0;
+            if (s_reload (self)) {
+                rc = -1;
+                break;
+            }
+            continue;
+        }
         if (which == self->query)
             for (int i = 0; i < QUERY_DRAIN_MAX && (zsock_events (self->query) & ZMQ_POLLIN); i++) {
                 zmsg_t *msg = zmsg_recv (self->query);
@@ -634,5 +753,5 @@ server_run (server_t *self)
     while (self->batch_count > 0)
         s_flush_batch (self);
     zsys_info ("server: stopped");
-    return 0;
+    return rc;
 }

@@ -19,7 +19,8 @@ server_t *server_new (const settings_t *settings, store_t **store_p);
 void server_destroy (server_t **self_p);
 
 //  Serve until SIGINT or SIGTERM; the batch in hand is committed and
-//  answered first. Returns 0.
+//  answered first. SIGHUP reloads the catalog and client keys. Returns 0,
+//  or -1 when the sockets could not be bound again after a revocation.
 int server_run (server_t *self);
 
 #endif

@@ -46,6 +46,12 @@ static const s_setting_t s_table [] = {
       "most reports committed in one transaction (group commit)" },
     { "heartbeat-ms", S_INT, S_AT (heartbeat_ms), "1000", 50, 1000,
       "feed heartbeat period in milliseconds (at most 1000: subscribers expect one a second)" },
+    { "curve-secret", S_TEXT, S_AT (curve_secret), "", 0, 0,
+      "the collector's secret certificate (from 'tally-collector keygen'): CURVE on report and query" },
+    { "clients", S_TEXT, S_AT (clients), "", 0, 0,
+      "folder of client certificates (NAME.cert from 'tally-reporter keygen'); only these keys get in" },
+    { "feed-curve", S_FLAG, S_AT (feed_curve), "0", 0, 0,
+      "CURVE on the feed too: subscribers need a certificate in the clients folder" },
     { "allow-plaintext", S_FLAG, S_AT (allow_plaintext), "0", 0, 0,
       "accept plaintext connections on non-loopback endpoints (anyone who can reach the port can report)" },
 };

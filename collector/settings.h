@@ -24,6 +24,9 @@ typedef struct {
     int batch_max;              //  most reports committed in one transaction
     int heartbeat_ms;           //  feed heartbeat period
     bool allow_plaintext;       //  plaintext on non-loopback endpoints
+    char *curve_secret;         //  the collector's certificate ("" = no CURVE)
+    char *clients;              //  folder of client certificates
+    bool feed_curve;            //  CURVE on the feed too
 } settings_t;
 
 //  Fill with defaults; settings_free releases the strings.

@@ -1,0 +1,22 @@
+/*  keygen.h — make a CURVE certificate pair for tally (czmq zcert format).
+
+    Writes DIR/NAME.cert (public: safe to copy to the collector) and
+    DIR/NAME.cert_secret (mode 0600: stays on the machine that uses it),
+    with metadata `name` and, for a client, `regions`. Shared by
+    `tally-collector keygen` and `tally-reporter keygen`.
+*/
+#ifndef KEYGEN_H_INCLUDED
+#define KEYGEN_H_INCLUDED
+
+#include <stddef.h>
+
+//  regions may be NULL (the collector's own pair). Refuses to overwrite an
+//  existing pair. Returns 0, or -1 with one sentence in err.
+int keygen_write (const char *dir, const char *name, const char *regions,
+                  char *err, size_t err_size);
+
+//  Check a regions list: comma-separated codes ([0-9A-Za-z]) or prefixes
+//  ending in '*'. Returns 0, or -1 with the offending entry named in err.
+int keygen_check_regions (const char *regions, char *err, size_t err_size);
+
+#endif
