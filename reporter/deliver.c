@@ -299,8 +299,8 @@ s_handle_reply (deliver_t *self, const uint8_t *data, size_t size)
         else
         if (!proto_code_is_permanent (reply->code)) {
             if (!self->unavailable_told) {
-                fprintf (self->log, "tally-reporter: collector says %s: %s; reports stay queued "
-                         "and are resent with back-off\n", code, text);
+                fprintf (self->log, "tally-reporter: collector says %s: %s (reports stay queued "
+                         "and are resent with back-off)\n", code, text);
                 self->unavailable_told = true;
             }
             s_entry_move (self, item, S_FAILED, reply->has_retry_ms ? reply->retry_ms : 0);

@@ -154,12 +154,11 @@ input_read_sets (input_t *self, const char *const *sets, size_t count)
     assert (self);
     const char *region, *as_of;
     int kept = input_resolve (self, 0, 0, 0, NULL, NULL, &region, &as_of);
-    if (kept <= 0)
-        return -1;
-    proto_msg_t *report = input_report (self, region, as_of);
-    if (!report)
-        return -1;
-    int rc = 0;
+    //  Even without a usable region or date, check the figures, so that one
+    //  run shows every mistake.
+    proto_msg_t *scratch = kept <= 0 ? proto_msg_new (PROTO_REPORT) : NULL;
+    proto_msg_t *report = scratch ? scratch : input_report (self, region, as_of);
+    int rc = kept <= 0 ? -1 : 0;
     for (size_t i = 0; i < count; i++) {
         const char *equals = strchr (sets [i], '=');
         if (!equals || equals == sets [i]) {
@@ -177,6 +176,7 @@ input_read_sets (input_t *self, const char *const *sets, size_t count)
         if (input_add_text (self, report, 0, 0, 0, key, equals + 1))
             rc = -1;
     }
+    proto_msg_destroy (&scratch);
     return rc;
 }
 

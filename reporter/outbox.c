@@ -775,8 +775,8 @@ outbox_print_status (outbox_t *self, FILE *out)
     char folder [S_PATH_MAX];
     snprintf (folder, sizeof folder, "%s/rejected", self->dir);
     size_t rejected = outbox_rejected_count (self);
-    fprintf (out, "rejected: %zu report%s%s%s\n", rejected, rejected == 1 ? "" : "s",
-             rejected ? " (kept in " : "", rejected ? folder : "");
+    fprintf (out, "rejected: %zu report%s%s%s%s\n", rejected, rejected == 1 ? "" : "s",
+             rejected ? " (kept in " : "", rejected ? folder : "", rejected ? ")" : "");
     if (rejected)
         fprintf (out, "  (bodies and reasons are in that folder; fix the figures and send them again)\n");
     DIR *dir = opendir (folder);
