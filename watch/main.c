@@ -203,7 +203,7 @@ main (int argc, char **argv)
     watch_state_t *state = watch_state_new (*settings.prefix != 0, watch_view_store, view);
     watch_feed_config_t config = {
         .feed_ep = settings.feed, .query_ep = settings.query, .prefix = settings.prefix,
-        .year = year, .timeout_ms = timeout_ms
+        .year = year, .timeout_ms = timeout_ms, .log = mode != WATCH_VIEW_TABLE
     };
     watch_feed_t *feed = watch_feed_new (&config, state);
 

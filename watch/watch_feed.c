@@ -22,6 +22,7 @@ struct _watch_feed_t {
     char *prefix;                       //  region prefix ("" = all)
     int64_t year;                       //  0 = newest with data
     int timeout_ms;                     //  one snapshot's allowance
+    bool log;                           //  events to stderr (JSON and line modes)
     watch_state_t *state;               //  the store (borrowed)
     zsock_t *sub;                       //  feed subscription (while running)
     zsock_t *dealer;                    //  the snapshot in progress, or NULL
@@ -189,6 +190,8 @@ s_start_snapshot (watch_feed_t *self, bool quiet, const char *format, ...)
     va_end (args);
     self->quiet = quiet;
     self->want_snapshot = false;
+    if (self->log && !quiet && self->snapshots > 0)
+        fprintf (stderr, "tally-watch: taking a fresh snapshot: %s\n", self->reason);
     if (s_snapshot_send (self, self->problem, sizeof self->problem)) {
         watch_state_snapshot_abort (self->state);
         self->retry_at = zclock_mono () + S_RETRY_MS;
@@ -218,13 +221,13 @@ s_feed_recv (watch_feed_t *self)
     self->last_heard = now;
     self->last_heard_wall = zclock_time ();
     if (self->silent) {
+        //  Whatever was published meanwhile is gone: start over from a
+        //  snapshot, with this message as the first one buffered.
         char since [16];
         s_clock (self->last_heard_wall, since, sizeof since);
         self->silent = false;
-        self->want_snapshot = true;
-        self->retry_at = 0;
-        snprintf (self->reason, sizeof self->reason, "the collector is back (%s)", since);
-        self->quiet = false;
+        if (!self->dealer)
+            s_start_snapshot (self, false, "the collector is back (%s)", since);
     }
     bool totals = msg->type == PROTO_TOTALS;
     int64_t seq = msg->seq, last = watch_state_seq (self->state);
@@ -255,6 +258,12 @@ s_check_clocks (watch_feed_t *self)
         self->silent = true;
         if (!self->last_heard_wall)
             self->last_heard_wall = zclock_time () - WATCH_FEED_SILENCE_MS;
+        if (self->log) {
+            char since [16];
+            s_clock (self->last_heard_wall, since, sizeof since);
+            fprintf (stderr, "tally-watch: collector silent since %s (no heartbeat on %s)\n",
+                     since, self->feed_ep);
+        }
     }
     if (self->dealer && now >= self->snapshot_deadline) {
         s_drop_dealer (self);
@@ -264,6 +273,8 @@ s_check_clocks (watch_feed_t *self)
                   self->query_ep, self->timeout_ms);
         self->retry_at = now + S_RETRY_MS;
         self->want_snapshot = true;
+        if (self->log)
+            fprintf (stderr, "tally-watch: %s\n", self->problem);
     }
     if (!self->dealer && !self->silent && self->want_snapshot && now >= self->retry_at)
         s_start_snapshot (self, false, "%s", *self->reason ? self->reason : "start");
@@ -280,6 +291,7 @@ watch_feed_new (const watch_feed_config_t *config, watch_state_t *state)
     self->prefix = strdup (config->prefix ? config->prefix : "");
     self->year = config->year;
     self->timeout_ms = config->timeout_ms > 0 ? config->timeout_ms : 5000;
+    self->log = config->log;
     self->state = state;
     return self;
 }

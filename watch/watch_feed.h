@@ -31,6 +31,8 @@ typedef struct {
     const char *prefix;             //  region code prefix; "" = every region
     int64_t year;                   //  year to ask for; 0 = the newest with data
     int timeout_ms;                 //  how long one snapshot may take
+    bool log;                       //  say on stderr when the collector goes silent,
+                                    //  when a fresh snapshot is taken and why
 } watch_feed_config_t;
 
 //  Called after every batch of events and at least every 250 ms while

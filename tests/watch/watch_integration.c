@@ -1,0 +1,574 @@
+/*  watch_integration.c — tally-watch against the real collector and PostgreSQL.
+
+    Every test runs the real `tally-watch --json` binary as a subprocess and
+    reads its output file: JSON lines on stdout, status events on stderr
+    (lines starting "tally-watch:"). The reports are sent by the test itself
+    over a DEALER with the proto encoder, and the expected figures are read
+    from the region_total table.
+    - a late joiner and an early subscriber end with the same state as the database;
+    - a feed message dropped on the way (a filtering forwarder in front of the
+      feed) makes the watch take a fresh snapshot and end right;
+    - the collector stopped and restarted while watching: silence, recovery;
+    - --once prints the snapshot and exits 0, or exits 2 with nobody answering.
+*/
+#include <check.h>
+#include <czmq.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include "proto_msg.h"
+#include "tt.h"
+
+static tt_pg_t *s_pg;                   //  one PostgreSQL for the suite
+
+static void
+s_suite_setup (void)
+{
+    s_pg = tt_pg_start ();
+    ck_assert_int_eq (tt_migrate (s_pg->conninfo), 0);
+}
+
+static void
+s_suite_teardown (void)
+{
+    tt_pg_destroy (&s_pg);
+}
+
+//  ---------------------------------------------------------------------------
+//  Sending reports
+
+//  A reporter of the test's own: a DEALER to the report endpoint.
+typedef struct {
+    zsock_t *dealer;
+    char source [32];
+    int64_t seq;
+} s_reporter_t;
+
+static s_reporter_t *
+s_reporter_new (const char *report_ep, const char *source)
+{
+    s_reporter_t *self = calloc (1, sizeof *self);
+    self->dealer = zsock_new_dealer (report_ep);
+    ck_assert_ptr_nonnull (self->dealer);
+    snprintf (self->source, sizeof self->source, "%s", source);
+    return self;
+}
+
+static void
+s_reporter_destroy (s_reporter_t **self_p)
+{
+    zsock_destroy (&(*self_p)->dealer);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+//  Send one report (the reporter fills in source and seq; takes ownership)
+//  and wait for its ack.
+static void
+s_send (s_reporter_t *self, proto_msg_t *msg)
+{
+    msg->has_source = true;
+    snprintf (msg->source, sizeof msg->source, "%s", self->source);
+    msg->has_seq = true;
+    msg->seq = ++self->seq;
+    size_t size;
+    proto_error_t err;
+    uint8_t *body = proto_msg_encode (msg, &size, &err);
+    ck_assert_msg (body != NULL, "cannot encode: %s", err.text);
+    char region [PROTO_MAX_NAME + 1];
+    snprintf (region, sizeof region, "%s", msg->region);
+    proto_msg_destroy (&msg);
+    zframe_t *frame = zframe_new (body, size);
+    free (body);
+    ck_assert_int_eq (zframe_send (&frame, self->dealer, 0), 0);
+
+    zpoller_t *poller = zpoller_new (self->dealer, NULL);
+    ck_assert_msg (zpoller_wait (poller, 10000) != NULL, "no reply to report %lld", (long long) self->seq);
+    zpoller_destroy (&poller);
+    frame = zframe_recv (self->dealer);
+    proto_msg_t *reply = proto_msg_decode (zframe_data (frame), zframe_size (frame), 0, &err);
+    zframe_destroy (&frame);
+    ck_assert_ptr_nonnull (reply);
+    ck_assert_msg (reply->type == PROTO_ACK, "report %s/%lld not acked: %s", region,
+                   (long long) self->seq, reply->error ? reply->error : "");
+    proto_msg_destroy (&reply);
+}
+
+//  Send one report of region as of a date; values: key, value pairs ending in NULL.
+static void
+s_report (s_reporter_t *self, const char *region, const char *as_of, ...)
+{
+    proto_msg_t *msg = proto_msg_new (PROTO_REPORT);
+    snprintf (msg->region, sizeof msg->region, "%s", region);
+    snprintf (msg->as_of, sizeof msg->as_of, "%s", as_of);
+    va_list args;
+    va_start (args, as_of);
+    const char *key;
+    while ((key = va_arg (args, const char *)))
+        proto_msg_add_value (msg, false, key, (int64_t) va_arg (args, long long));
+    va_end (args);
+    s_send (self, msg);
+}
+
+//  The seed's figures, one report per (region, as_of), as the counties sent them.
+static void
+s_report_seed (s_reporter_t *self)
+{
+    FILE *file = fopen (tt_seed_csv, "r");
+    ck_assert_ptr_nonnull (file);
+    char line [1024];
+    proto_msg_t *msg = NULL;
+    while (fgets (line, sizeof line, file)) {
+        char code [16], name [64], date [16], metric [64];
+        long long value;
+        if (sscanf (line, "%15[^,],%63[^,],%15[^,],%63[^,],%lld", code, name, date, metric, &value) != 5)
+            continue;               //  the heading
+        if (msg && (strcmp (code, msg->region) || strcmp (date, msg->as_of))) {
+            s_send (self, msg);
+            msg = NULL;
+        }
+        if (!msg) {
+            msg = proto_msg_new (PROTO_REPORT);
+            snprintf (msg->region, sizeof msg->region, "%s", code);
+            snprintf (msg->as_of, sizeof msg->as_of, "%.10s", date);
+        }
+        proto_msg_add_value (msg, false, metric, value);
+    }
+    if (msg)
+        s_send (self, msg);
+    fclose (file);
+}
+
+//  ---------------------------------------------------------------------------
+//  Reading the watch's output
+
+//  The state a --json output ends with: per region, the values of the line
+//  with the highest version (or seq), as "key=value,..." in key order.
+typedef struct {
+    zhashx_t *values;                   //  region → "k=v,..." (owned strings)
+    zhashx_t *versions;                 //  region → version as text
+    int lines;                          //  JSON lines read
+    int bad;                            //  lines that were not valid JSON
+} s_seen_t;
+
+static void
+s_seen_destroy (s_seen_t **self_p)
+{
+    zhashx_destroy (&(*self_p)->values);
+    zhashx_destroy (&(*self_p)->versions);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+static char *
+s_values_text (json_t *values)
+{
+    //  Keys sorted, as the database query orders them.
+    const char *keys [PROTO_MAX_VALUES];
+    size_t count = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach (values, key, value)
+        if (count < PROTO_MAX_VALUES)
+            keys [count++] = key;
+    for (size_t i = 1; i < count; i++)
+        for (size_t j = i; j > 0 && strcmp (keys [j - 1], keys [j]) > 0; j--) {
+            const char *swap = keys [j];
+            keys [j] = keys [j - 1];
+            keys [j - 1] = swap;
+        }
+    char *text = strdup ("");
+    for (size_t i = 0; i < count; i++) {
+        char *next = zsys_sprintf ("%s%s%s=%lld", text, i ? "," : "", keys [i],
+                          (long long) json_integer_value (json_object_get (values, keys [i])));
+        free (text);
+        text = next;
+    }
+    return text;
+}
+
+static s_seen_t *
+s_seen_read (const char *path)
+{
+    s_seen_t *self = calloc (1, sizeof *self);
+    self->values = zhashx_new ();
+    self->versions = zhashx_new ();
+    zhashx_set_destructor (self->values, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_duplicator (self->versions, (zhashx_duplicator_fn *) strdup);
+    zhashx_set_destructor (self->versions, (zhashx_destructor_fn *) zstr_free);
+    char *text = tt_slurp (path);
+    if (!text)
+        return self;
+    char *save, *line = strtok_r (text, "\n", &save);
+    for (; line; line = strtok_r (NULL, "\n", &save)) {
+        if (strncmp (line, "tally-watch:", 12) == 0)
+            continue;                   //  status events on stderr
+        json_error_t error;
+        json_t *root = json_loads (line, 0, &error);
+        if (!root) {
+            //  The last line may still be being written.
+            if (save && *save)
+                self->bad++;
+            continue;
+        }
+        self->lines++;
+        const char *region = json_string_value (json_object_get (root, "region"));
+        json_t *v = json_object_get (root, "version");
+        long long version = json_integer_value (v ? v : json_object_get (root, "seq"));
+        const char *seen = zhashx_lookup (self->versions, region);
+        if (region && (!seen || atoll (seen) < version)) {
+            char number [32];
+            snprintf (number, sizeof number, "%lld", version);
+            zhashx_update (self->versions, region, number);
+            zhashx_update (self->values, region, s_values_text (json_object_get (root, "values")));
+        }
+        json_decref (root);
+    }
+    free (text);
+    return self;
+}
+
+//  The database's totals for a region, in the same form.
+static char *
+s_db_values (const char *region)
+{
+    char sql [512];
+    snprintf (sql, sizeof sql,
+              "SELECT coalesce (string_agg (metric || '=' || value, ',' ORDER BY metric COLLATE \"C\"), '')"
+              "  FROM region_total WHERE region = '%s' AND year = 2022", region);
+    return tt_sql_text (s_pg->conninfo, sql);
+}
+
+//  True when the output's state equals the database for every region that
+//  has totals. When why is not NULL, says what differs.
+static bool
+s_matches_db (const char *path, char *why, size_t why_size)
+{
+    s_seen_t *seen = s_seen_read (path);
+    bool same = seen->bad == 0;
+    if (!same && why)
+        snprintf (why, why_size, "%d lines of %s are not JSON", seen->bad, path);
+    char *regions = tt_sql_text (s_pg->conninfo,
+        "SELECT string_agg (DISTINCT region, ',') FROM region_total WHERE year = 2022");
+    char *save, *region = regions ? strtok_r (regions, ",", &save) : NULL;
+    for (; region && same; region = strtok_r (NULL, ",", &save)) {
+        char *db = s_db_values (region);
+        const char *watch = zhashx_lookup (seen->values, region);
+        same = watch && db && strcmp (watch, db) == 0;
+        if (!same && why)
+            snprintf (why, why_size, "region %s: watch has %s, database has %s",
+                      region, watch ? watch : "(nothing)", db ? db : "(nothing)");
+        free (db);
+    }
+    if (same && why)
+        snprintf (why, why_size, "same");
+    free (regions);
+    s_seen_destroy (&seen);
+    return same;
+}
+
+//  Wait (polling, up to timeout_ms) until the output matches the database.
+static void
+s_wait_matches_db (const char *path, int timeout_ms)
+{
+    char why [1024] = "";
+    int64_t deadline = tt_now_ms () + timeout_ms;
+    while (!s_matches_db (path, why, sizeof why)) {
+        if (tt_now_ms () > deadline) {
+            char *out = tt_slurp (path);
+            ck_abort_msg ("%s never matched the database: %s\n--- output:\n%s", path, why, out ? out : "");
+        }
+        zclock_sleep (50);
+    }
+}
+
+//  Wait until the output file holds text (up to timeout_ms); returns whether it did.
+static bool
+s_wait_for_text (const char *path, const char *text, int timeout_ms)
+{
+    int64_t deadline = tt_now_ms () + timeout_ms;
+    while (tt_now_ms () < deadline) {
+        char *out = tt_slurp (path);
+        bool found = out && strstr (out, text);
+        free (out);
+        if (found)
+            return true;
+        zclock_sleep (50);
+    }
+    return false;
+}
+
+//  Start `tally-watch --json` against the feed and query endpoints.
+static pid_t
+s_watch_start (const char *feed_ep, const char *query_ep, const char *out_path)
+{
+    const char *argv [] = { tt_watch_bin, "--json", "--feed", feed_ep, "--query", query_ep, NULL };
+    return tt_spawn (argv, out_path);
+}
+
+static void
+s_watch_stop (pid_t pid)
+{
+    kill (pid, SIGTERM);
+    ck_assert_int_eq (tt_wait (pid, 5000), 0);
+}
+
+static char *
+s_out_path (const char *dir, const char *name)
+{
+    return zsys_sprintf ("%s/%s", dir, name);
+}
+
+//  A few rounds of new figures from every county: the "stream".
+static void
+s_report_stream (s_reporter_t *reporter, int rounds)
+{
+    const char *counties [] = { "220502", "220503", "220521", "220523", "220524", "220581", "220582" };
+    for (int round = 1; round <= rounds; round++)
+        for (size_t c = 0; c < sizeof counties / sizeof counties [0]; c++)
+            s_report (reporter, counties [c], "2022-03-02",
+                      "projects_planned", 30LL + (long long) c,
+                      "projects_started", (long long) (10 + round + (int) c),
+                      "projects_active", (long long) (12 + round + (int) c),
+                      "projects_planned_investment", 1000000LL + round * 100 + (long long) c, NULL);
+}
+
+//  ---------------------------------------------------------------------------
+
+START_TEST (test_late_joiner_matches_early_subscriber)
+{
+    tt_collector_t *collector = tt_collector_start (s_pg->conninfo, NULL, NULL);
+    char *dir = tt_tempdir ("watch");
+    char *early_path = s_out_path (dir, "early.jsonl");
+    char *late_path = s_out_path (dir, "late.jsonl");
+    s_reporter_t *reporter = s_reporter_new (collector->report_ep, "watch-it-join");
+
+    //  The early subscriber sees the seed arrive on the feed...
+    s_report (reporter, "220582", "2022-02-28", "projects_planned", 33LL, "projects_started", 15LL, NULL);
+    pid_t early = s_watch_start (collector->feed_ep, collector->query_ep, early_path);
+    ck_assert (s_wait_for_text (early_path, "\"220582\"", 10000));
+    s_report_seed (reporter);
+    s_report_stream (reporter, 3);
+    //  ...the late joiner starts in the middle of the stream.
+    pid_t late = s_watch_start (collector->feed_ep, collector->query_ep, late_path);
+    s_report_stream (reporter, 3);
+
+    s_wait_matches_db (early_path, 10000);
+    s_wait_matches_db (late_path, 10000);
+    s_seen_t *a = s_seen_read (early_path), *b = s_seen_read (late_path);
+    ck_assert_int_eq (zhashx_size (a->values), 9);     //  province, city, 7 counties
+    ck_assert_int_eq (zhashx_size (b->values), 9);
+    for (const char *v = zhashx_first (a->values); v; v = zhashx_next (a->values)) {
+        const char *region = zhashx_cursor (a->values);
+        ck_assert_str_eq (v, (const char *) zhashx_lookup (b->values, region));
+    }
+    //  The early one saw every change as it happened, the late one fewer.
+    ck_assert_int_gt (a->lines, b->lines);
+    s_seen_destroy (&a);
+    s_seen_destroy (&b);
+    s_watch_stop (early);
+    s_watch_stop (late);
+    s_reporter_destroy (&reporter);
+    tt_collector_stop (&collector, SIGTERM);
+    free (early_path);
+    free (late_path);
+    free (dir);
+}
+END_TEST
+
+START_TEST (test_json_lines_match_database)
+{
+    tt_collector_t *collector = tt_collector_start (s_pg->conninfo, NULL, NULL);
+    s_reporter_t *reporter = s_reporter_new (collector->report_ep, "watch-it-json");
+    s_report_seed (reporter);
+    //  --once --json: the snapshot, one valid object per line, then exit 0.
+    const char *argv [] = { tt_watch_bin, "--once", "--json", "--prefix", "2205",
+                            "--feed", collector->feed_ep, "--query", collector->query_ep, NULL };
+    char *out = NULL;
+    ck_assert_int_eq (tt_run (argv, 10000, &out), 0);
+    int lines = 0;
+    char *save, *line = strtok_r (out, "\n", &save);
+    for (; line; line = strtok_r (NULL, "\n", &save), lines++) {
+        json_error_t error;
+        json_t *root = json_loads (line, 0, &error);
+        ck_assert_msg (root != NULL, "not JSON (%s): %s", error.text, line);
+        const char *region = json_string_value (json_object_get (root, "region"));
+        ck_assert_ptr_nonnull (region);
+        ck_assert (strncmp (region, "2205", 4) == 0);
+        ck_assert_ptr_nonnull (json_string_value (json_object_get (root, "name")));
+        ck_assert_str_eq (json_string_value (json_object_get (root, "type")), "totals");
+        char *watch = s_values_text (json_object_get (root, "values"));
+        char *db = s_db_values (region);
+        ck_assert_str_eq (watch, db);
+        //  The region's display name is the catalog's.
+        char sql [128];
+        snprintf (sql, sizeof sql, "SELECT name FROM region WHERE code = '%s'", region);
+        char *name = tt_sql_text (s_pg->conninfo, sql);
+        ck_assert_str_eq (json_string_value (json_object_get (root, "name")), name);
+        free (name);
+        free (watch);
+        free (db);
+        json_decref (root);
+    }
+    ck_assert_int_eq (lines, (int) tt_sql_int (s_pg->conninfo,
+        "SELECT count (DISTINCT region) FROM region_total WHERE region LIKE '2205%' AND year = 2022"));
+    free (out);
+
+    //  --once as a table (not a terminal): the city first, no escape codes.
+    const char *table_argv [] = { tt_watch_bin, "--once", "--prefix", "2205",
+                                  "--feed", collector->feed_ep, "--query", collector->query_ep, NULL };
+    ck_assert_int_eq (tt_run (table_argv, 10000, &out), 0);
+    ck_assert_ptr_nonnull (strstr (out, "计划总投资(亿元)"));
+    ck_assert_ptr_nonnull (strstr (out, "109.05"));
+    ck_assert_ptr_null (strchr (out, '\033'));
+    ck_assert (strstr (out, "通化市") < strstr (out, "集安市"));
+    if (getenv ("WATCH_SHOW_TABLE"))
+        fprintf (stderr, "%s", out);
+    free (out);
+    s_reporter_destroy (&reporter);
+    tt_collector_stop (&collector, SIGTERM);
+}
+END_TEST
+
+START_TEST (test_once_without_collector)
+{
+    //  Nobody listens on these ports: exit 2 with a sentence, after --timeout.
+    const char *argv [] = { tt_watch_bin, "--once", "--timeout", "0.5",
+                            "--feed", "tcp://127.0.0.1:9", "--query", "tcp://127.0.0.1:9", NULL };
+    char *out = NULL;
+    int64_t start = tt_now_ms ();
+    ck_assert_int_eq (tt_run (argv, 10000, &out), 2);
+    ck_assert_int_lt (tt_now_ms () - start, 3000);
+    ck_assert_ptr_nonnull (strstr (out, "did not answer"));
+    free (out);
+}
+END_TEST
+
+//  A forwarder between the feed and the watch that drops the first totals
+//  message for one region, as a lossy network or a full queue would.
+static void
+s_lossy_forwarder (zsock_t *pipe, void *args)
+{
+    char **endpoints = args;            //  [0] collector feed, [1] region to drop once
+    zsock_t *sub = zsock_new_sub (endpoints [0], "");
+    zsock_t *pub = zsock_new_pub ("tcp://127.0.0.1:*");
+    assert (sub && pub);
+    zsock_signal (pipe, 0);
+    zstr_send (pipe, zsock_endpoint (pub));
+    bool dropped = false;
+    zpoller_t *poller = zpoller_new (pipe, sub, NULL);
+    while (true) {
+        void *which = zpoller_wait (poller, -1);
+        if (which != sub)
+            break;                      //  $TERM or interrupted
+        zmsg_t *msg = zmsg_recv (sub);
+        if (!msg)
+            break;
+        char *topic = zframe_strdup (zmsg_first (msg));
+        if (!dropped && strcmp (topic, endpoints [1]) == 0) {
+            dropped = true;
+            zmsg_destroy (&msg);
+        }
+        else
+            zmsg_send (&msg, pub);
+        free (topic);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&sub);
+    zsock_destroy (&pub);
+}
+
+START_TEST (test_lost_message_takes_fresh_snapshot)
+{
+    tt_collector_t *collector = tt_collector_start (s_pg->conninfo, NULL, NULL);
+    s_reporter_t *reporter = s_reporter_new (collector->report_ep, "watch-it-lossy");
+    s_report (reporter, "220503", "2022-03-03", "projects_planned", 28LL, NULL);
+
+    char *args [] = { collector->feed_ep, "220521" };
+    zactor_t *forwarder = zactor_new (s_lossy_forwarder, args);
+    char *lossy_ep = zstr_recv (forwarder);
+    char *dir = tt_tempdir ("watch");
+    char *path = s_out_path (dir, "lossy.jsonl");
+    pid_t watch = s_watch_start (lossy_ep, collector->query_ep, path);
+    ck_assert (s_wait_for_text (path, "\"220503\"", 10000));
+
+    //  通化县's totals never reach the watch; its city's and province's do.
+    s_report (reporter, "220521", "2022-03-03", "projects_planned", 34LL, "projects_started", 12LL, NULL);
+    //  The next heartbeat (or message) reveals the loss; a snapshot repairs it.
+    ck_assert_msg (s_wait_for_text (path, "taking a fresh snapshot: lost feed message", 10000),
+                   "the watch did not notice the lost message");
+    s_wait_matches_db (path, 10000);
+    char *out = tt_slurp (path);
+    ck_assert_ptr_nonnull (strstr (out, "\"region\":\"220521\""));
+    free (out);
+
+    s_watch_stop (watch);
+    zactor_destroy (&forwarder);
+    zstr_free (&lossy_ep);
+    s_reporter_destroy (&reporter);
+    tt_collector_stop (&collector, SIGTERM);
+    free (path);
+    free (dir);
+}
+END_TEST
+
+START_TEST (test_collector_restart)
+{
+    tt_collector_t *collector = tt_collector_start (s_pg->conninfo, NULL, NULL);
+    tt_collector_t ports = *collector;
+    s_reporter_t *reporter = s_reporter_new (collector->report_ep, "watch-it-restart");
+    s_report (reporter, "220524", "2022-03-04", "projects_planned", 33LL, "projects_active", 20LL, NULL);
+    char *dir = tt_tempdir ("watch");
+    char *path = s_out_path (dir, "restart.jsonl");
+    pid_t watch = s_watch_start (collector->feed_ep, collector->query_ep, path);
+    s_wait_matches_db (path, 10000);
+
+    //  The collector goes away: after 3 s without a heartbeat the watch says so.
+    tt_collector_stop (&collector, SIGTERM);
+    int64_t stopped = tt_now_ms ();
+    ck_assert_msg (s_wait_for_text (path, "collector silent since", 8000),
+                   "the watch did not notice the silence");
+    //  (The last heartbeat came up to a second before the stop.)
+    ck_assert_int_ge (tt_now_ms () - stopped, 3000 - 1000 - 100);
+
+    //  It comes back on the same endpoints; new figures arrive.
+    collector = tt_collector_start (s_pg->conninfo, NULL, &ports);
+    s_reporter_destroy (&reporter);
+    reporter = s_reporter_new (collector->report_ep, "watch-it-restart-2");
+    s_report (reporter, "220524", "2022-03-05", "projects_planned", 33LL, "projects_active", 25LL, NULL);
+    if (!s_wait_for_text (path, "taking a fresh snapshot: the collector is back", 10000)) {
+        char *out = tt_slurp (path);
+        ck_abort_msg ("the watch did not take a snapshot after the restart:\n%s", out ? out : "");
+    }
+    s_wait_matches_db (path, 10000);
+
+    s_watch_stop (watch);
+    s_reporter_destroy (&reporter);
+    tt_collector_stop (&collector, SIGTERM);
+    free (path);
+    free (dir);
+}
+END_TEST
+
+int
+main (void)
+{
+    Suite *suite = suite_create ("watch_integration");
+    TCase *tc = tcase_create ("collector");
+    tcase_set_timeout (tc, 120);
+    tcase_add_unchecked_fixture (tc, s_suite_setup, s_suite_teardown);
+    tcase_add_test (tc, test_once_without_collector);
+    tcase_add_test (tc, test_json_lines_match_database);
+    tcase_add_test (tc, test_late_joiner_matches_early_subscriber);
+    tcase_add_test (tc, test_lost_message_takes_fresh_snapshot);
+    tcase_add_test (tc, test_collector_restart);
+    suite_add_tcase (suite, tc);
+    SRunner *runner = srunner_create (suite);
+    srunner_run_all (runner, CK_NORMAL);
+    int failed = srunner_ntests_failed (runner);
+    srunner_free (runner);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
