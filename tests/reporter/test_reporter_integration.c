@@ -1,3 +1,557 @@
-/*  test_reporter_integration.c — placeholder, filled in below. */
+/*  test_reporter_integration.c — tally-reporter against the real collector.
+
+    Every test drives the tally-reporter binary as a county officer would,
+    against a private PostgreSQL and the real tally-collector (tt.h), and
+    then reads the database: the seed file's every figure stored; the
+    collector killed for seconds while reporters keep sending; reporters
+    killed with SIGKILL mid-send and rerun; a permanent nack; bad files
+    refused with their line; the `run --watch` agent. Each reporter has its
+    own outbox, hence its own `source`, which scopes the SQL checks.
+    Synchronisation is by polling with a deadline, never a bare sleep.
+*/
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "input.h"
 #include "tt.h"
-int main (void) { return 0; }
+
+static tt_pg_t *s_pg;                   //  one PostgreSQL for the suite
+static tt_collector_t *s_collector;     //  the shared collector
+
+static void
+s_setup (void)
+{
+    s_pg = tt_pg_start ();
+    ck_assert_int_eq (tt_migrate (s_pg->conninfo), 0);
+    s_collector = tt_collector_start (s_pg->conninfo, NULL, NULL);
+}
+
+static void
+s_teardown (void)
+{
+    tt_collector_stop (&s_collector, SIGTERM);
+    tt_pg_destroy (&s_pg);
+}
+
+//  -------------------------------------------------------------------------
+//  Helpers
+
+//  Run tally-reporter with the given arguments (NULL-terminated); returns its
+//  exit status, output in *output when not NULL (caller frees).
+static int
+s_reporter (char **output, int timeout_ms, ...)
+{
+    const char *argv [64];
+    int argc = 0;
+    argv [argc++] = tt_reporter_bin;
+    va_list args;
+    va_start (args, timeout_ms);
+    const char *arg;
+    while ((arg = va_arg (args, const char *)) && argc < 63)
+        argv [argc++] = arg;
+    va_end (args);
+    argv [argc] = NULL;
+    char *text = NULL;
+    int rc = tt_run (argv, timeout_ms, &text);
+    if (output)
+        *output = text;
+    else
+        free (text);
+    return rc;
+}
+
+//  The source id of an outbox (malloc'd).
+static char *
+s_source_of (const char *outbox)
+{
+    char path [512];
+    snprintf (path, sizeof path, "%s/source", outbox);
+    char *text = tt_slurp (path);
+    ck_assert_ptr_nonnull (text);
+    text [strcspn (text, "\n")] = 0;
+    return text;
+}
+
+static int64_t
+s_sql_int (const char *format, ...)
+{
+    char sql [2048];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (sql, sizeof sql, format, args);
+    va_end (args);
+    return tt_sql_int (s_pg->conninfo, sql);
+}
+
+//  Poll until the query's integer reaches at least `want`, or timeout.
+static int64_t
+s_wait_sql_at_least (int64_t want, int timeout_ms, const char *sql)
+{
+    int64_t deadline = tt_now_ms () + timeout_ms;
+    int64_t value;
+    while ((value = tt_sql_int (s_pg->conninfo, sql)) < want && tt_now_ms () < deadline) {
+        struct timespec pause = { 0, 20 * 1000000L };
+        nanosleep (&pause, NULL);
+    }
+    return value;
+}
+
+//  A free TCP port on 127.0.0.1 above the kernel's ephemeral range
+//  (ip_local_port_range, 32768-60999 by default): no other program's
+//  wildcard bind or outgoing connection is handed it while our collector is
+//  down, so the reporters can only ever reconnect to our own restart.
+static int
+s_quiet_port (void)
+{
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        int port = 61000 + rand () % 4000;
+        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+        addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        int rc = bind (fd, (struct sockaddr *) &addr, sizeof addr);
+        close (fd);
+        if (rc == 0)
+            return port;
+    }
+    ck_abort_msg ("no free TCP port in 61000-64999");
+    return -1;
+}
+
+//  Write a CSV of `count` reports for region, one per day from first_day
+//  (days since 2000-01-01), each with two values derived from the day.
+static char *
+s_write_big_csv (const char *dir, const char *name, const char *region, int first_day, int count)
+{
+    char *path = malloc (512);
+    snprintf (path, 512, "%s/%s", dir, name);
+    FILE *file = fopen (path, "w");
+    ck_assert_ptr_nonnull (file);
+    fprintf (file, "region,as_of,metric,value\n");
+    for (int i = 0; i < count; i++) {
+        time_t when = (time_t) (946684800 + (int64_t) (first_day + i) * 86400);
+        struct tm day;
+        gmtime_r (&when, &day);
+        char date [16];
+        strftime (date, sizeof date, "%Y-%m-%d", &day);
+        fprintf (file, "%s,%s,projects_started,%d\n", region, date, first_day + i);
+        fprintf (file, "%s,%s,cattle_added,%d\n", region, date, 7 * i);
+    }
+    fclose (file);
+    return path;
+}
+
+//  Exactly-once check for one source: `count` reports, one per (region,
+//  as_of), each with its values, no seq used twice, nothing rejected.
+static void
+s_assert_stored_once (const char *source, int64_t count, int64_t values_per_report)
+{
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = '%s'", source), count);
+    ck_assert_int_eq (s_sql_int ("SELECT count(DISTINCT (region, as_of)) FROM report WHERE source = '%s'",
+                                 source), count);
+    ck_assert_int_eq (s_sql_int ("SELECT count(DISTINCT seq) FROM report WHERE source = '%s'", source), count);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report_value v JOIN report r ON r.id = v.report_id "
+                                 "WHERE r.source = '%s'", source), count * values_per_report);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM rejected_report WHERE source = '%s'", source), 0);
+}
+
+//  -------------------------------------------------------------------------
+
+START_TEST (test_seed_delivered)
+{
+    //  The seed file, as the README's main job sends it: every figure lands.
+    char *outbox = tt_tempdir ("outbox");
+    char *output;
+    int rc = s_reporter (&output, 60000, "send", tt_seed_csv, "--collector", s_collector->report_ep,
+                         "--outbox", outbox, NULL);
+    ck_assert_msg (rc == 0, "send exited %d: %s", rc, output);
+    ck_assert_ptr_nonnull (strstr (output, "queued 8 reports"));
+    ck_assert_ptr_nonnull (strstr (output, "8 stored"));
+    free (output);
+    char *source = s_source_of (outbox);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = '%s'", source), 8);
+    ck_assert_int_eq (s_sql_int ("SELECT max(seq) FROM report WHERE source = '%s'", source), 8);
+
+    //  Every row of the seed file, found in report_value joined with report.
+    input_t *input = input_new (tt_seed_csv, NULL);
+    ck_assert_int_eq (input_read_file (input, tt_seed_csv), 0);
+    ck_assert_int_eq (input_finish (input), 0);
+    size_t figures = 0;
+    for (size_t i = 0; i < input_report_count (input); i++) {
+        proto_msg_t *report = input_report_at (input, i);
+        for (size_t v = 0; v < report->value_count; v++) {
+            int64_t stored = s_sql_int (
+                "SELECT v.value FROM report_value v JOIN report r ON r.id = v.report_id "
+                "WHERE r.source = '%s' AND r.region = '%s' AND r.as_of = '%s' AND v.metric = '%s'",
+                source, report->region, report->as_of, report->values [v].key);
+            ck_assert_msg (stored == report->values [v].value, "%s %s %s: stored %" PRId64
+                           ", file says %" PRId64, report->region, report->as_of,
+                           report->values [v].key, stored, report->values [v].value);
+            figures++;
+        }
+    }
+    ck_assert_uint_eq (figures, 68);
+    input_destroy (&input);
+
+    //  The same command again: recognised, not queued twice.
+    rc = s_reporter (&output, 60000, "send", tt_seed_csv, "--collector", s_collector->report_ep,
+                     "--outbox", outbox, NULL);
+    ck_assert_int_eq (rc, 0);
+    ck_assert_ptr_nonnull (strstr (output, "already queued at"));
+    ck_assert_ptr_nonnull (strstr (output, "(8 reports"));
+    free (output);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = '%s'", source), 8);
+    //  --again sends it anew on purpose (new seqs, stored again).
+    rc = s_reporter (NULL, 60000, "send", tt_seed_csv, "--again", "--collector", s_collector->report_ep,
+                     "--outbox", outbox, NULL);
+    ck_assert_int_eq (rc, 0);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = '%s'", source), 16);
+    free (source);
+    free (outbox);
+}
+END_TEST
+
+START_TEST (test_seed_per_county)
+{
+    //  One reporter per county, each sending only its region's rows (--region filter).
+    const char *regions [] = { "220502", "220503", "220521", "220523", "220524", "220582", "220500" };
+    int64_t expected [] = { 11, 8, 6, 10, 8, 16, 9 };
+    for (size_t i = 0; i < sizeof regions / sizeof regions [0]; i++) {
+        char *outbox = tt_tempdir ("county");
+        char *output;
+        int rc = s_reporter (&output, 60000, "send", tt_seed_csv, "--region", regions [i],
+                             "--collector", s_collector->report_ep, "--outbox", outbox, NULL);
+        ck_assert_msg (rc == 0, "send for %s exited %d: %s", regions [i], rc, output);
+        free (output);
+        char *source = s_source_of (outbox);
+        ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = '%s' AND region <> '%s'",
+                                     source, regions [i]), 0);
+        ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report_value v JOIN report r ON r.id = v.report_id "
+                                     "WHERE r.source = '%s'", source), expected [i]);
+        free (source);
+        free (outbox);
+    }
+}
+END_TEST
+
+START_TEST (test_permanent_nack)
+{
+    char *outbox = tt_tempdir ("nack");
+    char *output;
+    int rc = s_reporter (&output, 60000, "send", "--region", "999999", "--as-of", "2022-02-28",
+                         "--set", "projects_started=1", "--collector", s_collector->report_ep,
+                         "--outbox", outbox, NULL);
+    ck_assert_msg (rc == 1, "send exited %d: %s", rc, output);
+    //  Shown: region, as_of, code and the collector's sentence.
+    ck_assert_ptr_nonnull (strstr (output, "REJECTED region 999999 as of 2022-02-28"));
+    ck_assert_ptr_nonnull (strstr (output, "unknown_region: "));
+    free (output);
+    char *source = s_source_of (outbox);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM rejected_report WHERE source = '%s'", source), 1);
+    //  Kept under rejected/ and listed by status...
+    rc = s_reporter (&output, 10000, "status", "--outbox", outbox, NULL);
+    ck_assert_int_eq (rc, 0);
+    ck_assert_ptr_nonnull (strstr (output, "queued: 0 reports"));
+    ck_assert_ptr_nonnull (strstr (output, "rejected: 1 report"));
+    ck_assert_ptr_nonnull (strstr (output, "unknown_region"));
+    free (output);
+    //  ...and never retried.
+    rc = s_reporter (&output, 60000, "flush", "--collector", s_collector->report_ep,
+                     "--outbox", outbox, NULL);
+    ck_assert_int_eq (rc, 0);
+    ck_assert_ptr_nonnull (strstr (output, "nothing queued"));
+    free (output);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM rejected_report WHERE source = '%s'", source), 1);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = '%s'", source), 0);
+    free (source);
+    free (outbox);
+}
+END_TEST
+
+START_TEST (test_bad_inputs)
+{
+    //  Each kind of bad file: refused with its line, nothing queued.
+    char *dir = tt_tempdir ("bad");
+    struct { const char *name; const char *text; const char *where; } cases [] = {
+        { "decimal.csv", "region,as_of,metric,value\n220582,2022-02-28,projects_started,15\n"
+                         "220582,2022-02-28,projects_started_investment,47.7\n", "decimal.csv, line 3, column 4 (value)" },
+        { "date.csv", "region,as_of,metric,value\n220582,2022-02-28,projects_started,15\n"
+                      "220582,2022-02-29,projects_new,3\n", "date.csv, line 3, column 2 (as_of)" },
+        { "fields.csv", "region,as_of,metric,value\n220582,2022-02-28,projects_started,1,5\n", "fields.csv, line 2" },
+        { "quote.csv", "region,as_of,metric,value\n220582,2022-02-28,projects_started,1\n"
+                       "220582,2022-02-28,\"projects_new,2\n", "quote.csv, line 3" },
+        { "key.csv", "region,as_of,metric,value\n220582,2022-02-28,项目,1\n", "key.csv, line 2, column 3 (metric)" },
+        { "header.csv", "地区,日期,指标,数值\n220582,2022-02-28,projects_started,1\n", "header.csv, line 1" },
+        { "twice.csv", "region,as_of,metric,value\n220582,2022-02-28,projects_started,1\n"
+                       "220582,2022-02-28,projects_started,2\n", "twice.csv, line 3, column 3 (metric)" },
+        { "decimal.json", "[{\"region\": \"220582\", \"as_of\": \"2022-02-28\",\n"
+                          "  \"values\": {\"projects_started\": 15,\n"
+                          "             \"projects_started_investment\": 47.7}}]", "decimal.json, line 3" },
+        { "syntax.json", "{\"region\": \"220582\",\n \"as_of\": \"2022-02-28\",\n \"values\": {\"a\": 1,}}",
+                         "syntax.json, line 3" },
+        { "empty.csv", "", "empty.csv: the file is empty" },
+    };
+    char *outbox = tt_tempdir ("bad-outbox");
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        char path [512];
+        snprintf (path, sizeof path, "%s/%s", dir, cases [i].name);
+        FILE *file = fopen (path, "w");
+        fputs (cases [i].text, file);
+        fclose (file);
+        char *output;
+        int rc = s_reporter (&output, 30000, "send", path, "--collector", s_collector->report_ep,
+                             "--outbox", outbox, NULL);
+        ck_assert_msg (rc == 2, "%s: exited %d: %s", cases [i].name, rc, output);
+        ck_assert_msg (strstr (output, cases [i].where), "%s: no \"%s\" in: %s", cases [i].name,
+                       cases [i].where, output);
+        ck_assert_ptr_nonnull (strstr (output, "nothing was queued"));
+        free (output);
+    }
+    //  Nothing queued, nothing sent.
+    char *output;
+    ck_assert_int_eq (s_reporter (&output, 10000, "status", "--outbox", outbox, NULL), 0);
+    ck_assert_ptr_nonnull (strstr (output, "queued: 0 reports"));
+    ck_assert_ptr_nonnull (strstr (output, "next seq 1\n"));
+    free (output);
+    char *source = s_source_of (outbox);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = '%s'", source), 0);
+    free (source);
+    //  A usage error is exit 2 too.
+    ck_assert_int_eq (s_reporter (NULL, 10000, "send", "--bogus", NULL), 2);
+    ck_assert_int_eq (s_reporter (NULL, 10000, "send", "--outbox", outbox, NULL), 2);
+    free (outbox);
+    free (dir);
+}
+END_TEST
+
+START_TEST (test_collector_outage)
+{
+    //  A collector of its own, killed with SIGKILL while reporters keep
+    //  sending, down for seconds, restarted on the same endpoints.
+    srand ((unsigned) time (NULL) ^ (unsigned) getpid ());
+    tt_collector_t ports;
+    memset (&ports, 0, sizeof ports);
+    snprintf (ports.report_ep, sizeof ports.report_ep, "tcp://127.0.0.1:%d", s_quiet_port ());
+    snprintf (ports.feed_ep, sizeof ports.feed_ep, "tcp://127.0.0.1:%d", s_quiet_port ());
+    snprintf (ports.query_ep, sizeof ports.query_ep, "tcp://127.0.0.1:%d", s_quiet_port ());
+    tt_collector_t *collector = tt_collector_start (s_pg->conninfo, NULL, &ports);
+    char *dir = tt_tempdir ("outage");
+    enum { REPORTERS = 4, REPORTS = 400 };
+    const char *regions [REPORTERS] = { "220502", "220503", "220521", "220523" };
+    char *outbox [REPORTERS], *files [REPORTERS], *logs [REPORTERS];
+    pid_t pids [REPORTERS];
+    for (int i = 0; i < REPORTERS; i++) {
+        char name [32];
+        snprintf (name, sizeof name, "r%d.csv", i);
+        files [i] = s_write_big_csv (dir, name, regions [i], 7000, REPORTS);
+        outbox [i] = tt_tempdir ("outage-outbox");
+        logs [i] = malloc (600);
+        snprintf (logs [i], 600, "%s/r%d.log", dir, i);
+    }
+    //  Three reporters start now; the fourth starts while the collector is down.
+    for (int i = 0; i < REPORTERS - 1; i++) {
+        const char *argv [] = { tt_reporter_bin, "send", files [i], "--collector", collector->report_ep,
+                                "--outbox", outbox [i], "--timeout", "180", NULL };
+        pids [i] = tt_spawn (argv, logs [i]);
+    }
+    char *sources_sql = malloc (4096);
+    int64_t stored_before = s_sql_int ("SELECT count(*) FROM report");
+    int64_t at_kill = s_wait_sql_at_least (stored_before + 30, 60000, "SELECT count(*) FROM report")
+                    - stored_before;
+    ck_assert_int_eq (tt_collector_stop (&collector, SIGKILL), 128 + SIGKILL);
+    fprintf (stderr, "reporter_integration: collector killed with %" PRId64 " of %d reports stored\n",
+             at_kill, REPORTERS * REPORTS);
+    ck_assert_int_lt (at_kill, (REPORTERS - 1) * REPORTS);
+    {
+        const char *argv [] = { tt_reporter_bin, "send", files [REPORTERS - 1], "--collector",
+                                ports.report_ep, "--outbox", outbox [REPORTERS - 1], "--timeout", "180", NULL };
+        pids [REPORTERS - 1] = tt_spawn (argv, logs [REPORTERS - 1]);
+    }
+    //  Down for 5 s: meanwhile the reporters must stay alive and keep their outboxes.
+    int64_t down_until = tt_now_ms () + 5000;
+    while (tt_now_ms () < down_until)
+        for (int i = 0; i < REPORTERS; i++)
+            ck_assert_msg (tt_wait (pids [i], 50) == -1, "reporter %d gave up during the outage", i);
+    int64_t restarted = tt_now_ms ();
+    collector = tt_collector_start (s_pg->conninfo, NULL, &ports);
+    for (int i = 0; i < REPORTERS; i++) {
+        int rc = tt_wait (pids [i], 180000);
+        char *log = tt_slurp (logs [i]);
+        ck_assert_msg (rc == 0, "reporter %d exited %d: %s", i, rc, log);
+        free (log);
+    }
+    fprintf (stderr, "reporter_integration: all %d reports stored %.1f s after the restart\n",
+             REPORTERS * REPORTS, (tt_now_ms () - restarted) / 1000.0);
+    for (int i = 0; i < REPORTERS; i++) {
+        char *source = s_source_of (outbox [i]);
+        s_assert_stored_once (source, REPORTS, 2);
+        ck_assert_int_eq (s_sql_int ("SELECT max(seq) FROM report WHERE source = '%s'", source), REPORTS);
+        free (source);
+        free (outbox [i]);
+        free (files [i]);
+        free (logs [i]);
+    }
+    free (sources_sql);
+    tt_collector_stop (&collector, SIGTERM);
+    free (dir);
+}
+END_TEST
+
+START_TEST (test_reporter_killed)
+{
+    //  The same long send killed with SIGKILL at random points, then rerun
+    //  to completion: every report stored exactly once, no seq reused.
+    char *dir = tt_tempdir ("killed");
+    enum { REPORTS = 500 };
+    char *file = s_write_big_csv (dir, "long.csv", "220524", 3000, REPORTS);
+    char *outbox = tt_tempdir ("killed-outbox");
+    char log [512];
+    snprintf (log, sizeof log, "%s/log", dir);
+    const char *argv [] = { tt_reporter_bin, "send", file, "--collector", s_collector->report_ep,
+                            "--outbox", outbox, "--timeout", "120", NULL };
+    unsigned seed = (unsigned) time (NULL);
+    srand (seed);
+    int killed = 0;
+    for (int round = 0; round < 10; round++) {
+        pid_t pid = tt_spawn (argv, log);
+        int delay = 30 + rand () % 1500;
+        if (tt_wait (pid, delay) == -1) {
+            kill (-pid, SIGKILL);
+            ck_assert_int_eq (tt_wait (pid, 10000), 128 + SIGKILL);
+            killed++;
+        }
+    }
+    fprintf (stderr, "reporter_integration: long send killed %d times (seed %u)\n", killed, seed);
+    char *output;
+    int rc = s_reporter (&output, 120000, "send", file, "--collector", s_collector->report_ep,
+                         "--outbox", outbox, "--timeout", "120", NULL);
+    ck_assert_msg (rc == 0, "final send exited %d: %s", rc, output);
+    free (output);
+    char *source = s_source_of (outbox);
+    s_assert_stored_once (source, REPORTS, 2);
+    //  Every stored seq was handed out by the outbox (below next_seq), once.
+    char path [600];
+    snprintf (path, sizeof path, "%s/next_seq", outbox);
+    char *next_text = tt_slurp (path);
+    int64_t next_seq = strtoll (next_text, NULL, 10);
+    free (next_text);
+    ck_assert_int_lt (s_sql_int ("SELECT max(seq) FROM report WHERE source = '%s'", source), next_seq);
+    fprintf (stderr, "reporter_integration: %d reports, seqs used up to %" PRId64 "\n", REPORTS,
+             next_seq - 1);
+    free (source);
+    free (outbox);
+    free (file);
+    free (dir);
+}
+END_TEST
+
+START_TEST (test_flush_after_outage)
+{
+    //  Collector unreachable: exit 3, reports stay queued; flush delivers them later.
+    char *outbox = tt_tempdir ("flush");
+    char *output;
+    int rc = s_reporter (&output, 30000, "send", tt_seed_csv, "--region", "220582",
+                         "--collector", "tcp://127.0.0.1:1", "--outbox", outbox, "--timeout", "1", NULL);
+    ck_assert_msg (rc == 3, "send exited %d: %s", rc, output);
+    ck_assert_ptr_nonnull (strstr (output, "1 still queued"));
+    free (output);
+    rc = s_reporter (&output, 10000, "status", "--outbox", outbox, NULL);
+    ck_assert_ptr_nonnull (strstr (output, "queued: 1 report"));
+    free (output);
+    rc = s_reporter (&output, 60000, "flush", "--collector", s_collector->report_ep,
+                     "--outbox", outbox, NULL);
+    ck_assert_msg (rc == 0, "flush exited %d: %s", rc, output);
+    free (output);
+    char *source = s_source_of (outbox);
+    s_assert_stored_once (source, 1, 16);
+    free (source);
+    free (outbox);
+}
+END_TEST
+
+START_TEST (test_run_watch)
+{
+    //  The agent: files dropped into the folder are queued and delivered;
+    //  a bad one goes to failed/ with a .error; SIGTERM stops it cleanly.
+    char *watch = tt_tempdir ("watch");
+    char *outbox = tt_tempdir ("watch-outbox");
+    char log [512];
+    snprintf (log, sizeof log, "%s.log", watch);
+    const char *argv [] = { tt_reporter_bin, "run", "--watch", watch, "--collector",
+                            s_collector->report_ep, "--outbox", outbox, NULL };
+    pid_t pid = tt_spawn (argv, log);
+    //  Drop files the safe way: write under a dot-name, then rename.
+    const char *good = "{\"region\": \"220581\", \"as_of\": \"2022-02-28\", \"values\": {\"projects_started\": 9}}";
+    const char *bad = "region,as_of,metric,value\n220581,2022-02-28,projects_started,nine\n";
+    const char *names [] = { "good.json", "bad.csv" };
+    const char *texts [] = { good, bad };
+    for (int i = 0; i < 2; i++) {
+        char temp [600], final [600];
+        snprintf (temp, sizeof temp, "%s/.%s", watch, names [i]);
+        snprintf (final, sizeof final, "%s/%s", watch, names [i]);
+        FILE *file = fopen (temp, "w");
+        fputs (texts [i], file);
+        fclose (file);
+        ck_assert_int_eq (rename (temp, final), 0);
+    }
+    char done [600], failed [600];
+    snprintf (done, sizeof done, "%s/done/good.json", watch);
+    snprintf (failed, sizeof failed, "%s/failed/bad.csv.error", watch);
+    int64_t deadline = tt_now_ms () + 20000;
+    while ((access (done, F_OK) || access (failed, F_OK)) && tt_now_ms () < deadline)
+        ck_assert_int_eq (tt_wait (pid, 50), -1);
+    ck_assert_int_eq (access (done, F_OK), 0);
+    char *error = tt_slurp (failed);
+    ck_assert_ptr_nonnull (error);
+    ck_assert_ptr_nonnull (strstr (error, "line 2, column 4 (value)"));
+    free (error);
+    char *source = s_source_of (outbox);
+    char sql [256];
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM report WHERE source = '%s'", source);
+    ck_assert_int_eq (s_wait_sql_at_least (1, 20000, sql), 1);
+    kill (pid, SIGTERM);
+    ck_assert_int_eq (tt_wait (pid, 10000), 0);
+    char *output;
+    s_reporter (&output, 10000, "status", "--outbox", outbox, NULL);
+    ck_assert_ptr_nonnull (strstr (output, "queued: 0 reports"));
+    free (output);
+    free (source);
+    free (outbox);
+    free (watch);
+}
+END_TEST
+
+int
+main (void)
+{
+    Suite *suite = suite_create ("reporter_integration");
+    TCase *tcase = tcase_create ("pipeline");
+    tcase_set_timeout (tcase, 600);
+    tcase_add_unchecked_fixture (tcase, s_setup, s_teardown);
+    tcase_add_test (tcase, test_seed_delivered);
+    tcase_add_test (tcase, test_seed_per_county);
+    tcase_add_test (tcase, test_permanent_nack);
+    tcase_add_test (tcase, test_bad_inputs);
+    tcase_add_test (tcase, test_flush_after_outage);
+    tcase_add_test (tcase, test_run_watch);
+    tcase_add_test (tcase, test_reporter_killed);
+    tcase_add_test (tcase, test_collector_outage);
+    suite_add_tcase (suite, tcase);
+    SRunner *runner = srunner_create (suite);
+    //  No fork: the PostgreSQL and collector of the fixture live in this process.
+    srunner_set_fork_status (runner, CK_NOFORK);
+    srunner_run_all (runner, CK_NORMAL);
+    int failed = srunner_ntests_failed (runner);
+    srunner_free (runner);
+    return failed ? 1 : 0;
+}

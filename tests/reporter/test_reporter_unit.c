@@ -620,6 +620,7 @@ typedef struct {
     int received;                       //  out: reports received
     int stored;                         //  out: distinct (seq) stored
     int refused;                        //  out: permanent nacks sent
+    bool bound;                         //  out: the bind succeeded
 } s_fake_t;
 
 static void
@@ -631,7 +632,12 @@ s_fake_actor (zsock_t *pipe, void *args)
     int port = zsock_bind (router, "%s", *fake->endpoint ? fake->endpoint : "tcp://127.0.0.1:*");
     if (!*fake->endpoint)
         snprintf (fake->endpoint, sizeof fake->endpoint, "tcp://127.0.0.1:%d", port);
-    zsock_signal (pipe, port > 0 ? 0 : 1);
+    fake->bound = port > 0;
+    zsock_signal (pipe, fake->bound ? 0 : 1);
+    if (!fake->bound) {
+        zsock_destroy (&router);
+        return;
+    }
     zhashx_t *stored = zhashx_new ();
     zpoller_t *poller = zpoller_new (pipe, router, NULL);
     while (true) {
@@ -797,9 +803,18 @@ END_TEST
 
 START_TEST (test_deliver_collector_down)
 {
-    //  Learn a free endpoint, then take the collector away.
+    //  A port above the kernel's ephemeral range, so that while our fake is
+    //  down no other program is handed it; learn it, then take the fake away.
     s_fake_t fake = { .endpoint = "" };
-    zactor_t *collector = zactor_new (s_fake_actor, &fake);
+    zactor_t *collector = NULL;
+    srand ((unsigned) getpid ());
+    for (int attempt = 0; attempt < 100 && !collector; attempt++) {
+        snprintf (fake.endpoint, sizeof fake.endpoint, "tcp://127.0.0.1:%d", 61000 + rand () % 4000);
+        collector = zactor_new (s_fake_actor, &fake);
+        if (!fake.bound)
+            zactor_destroy (&collector);
+    }
+    ck_assert_ptr_nonnull (collector);
     zactor_destroy (&collector);
     char *dir;
     outbox_t *outbox = s_filled_outbox (&dir, 10, "220582");
@@ -817,6 +832,7 @@ START_TEST (test_deliver_collector_down)
     s_fake_t back = { .endpoint = "" };
     snprintf (back.endpoint, sizeof back.endpoint, "%s", fake.endpoint);
     collector = zactor_new (s_fake_actor, &back);
+    ck_assert (back.bound);
     ck_assert_uint_eq (deliver_until_done (deliver, zclock_mono () + 20000, NULL), 0);
     deliver_destroy (&deliver);
     zactor_destroy (&collector);
