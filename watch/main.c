@@ -199,7 +199,7 @@ main (int argc, char **argv)
     bool terminal = isatty (STDOUT_FILENO);
     watch_view_mode_t mode = settings.json ? WATCH_VIEW_JSON
                            : terminal || settings.once ? WATCH_VIEW_TABLE : WATCH_VIEW_LINES;
-    watch_view_t *view = watch_view_new (mode, STDOUT_FILENO, year);
+    watch_view_t *view = watch_view_new (mode, STDOUT_FILENO, year, settings.once);
     watch_state_t *state = watch_state_new (*settings.prefix != 0, watch_view_store, view);
     watch_feed_config_t config = {
         .feed_ep = settings.feed, .query_ep = settings.query, .prefix = settings.prefix,

@@ -20,7 +20,8 @@
 struct _watch_view_t {
     watch_view_mode_t mode;             //  table, lines or json
     int fd;                             //  where to write (borrowed)
-    bool terminal;                      //  fd is a terminal: redraw in place
+    bool terminal;                      //  fd is a terminal: fit its width
+    bool in_place;                      //  redraw in place (a live terminal)
     bool started;                       //  the terminal was taken over
     bool failed;                        //  a write failed
     int64_t year;                       //  year shown; 0 = newest
@@ -65,7 +66,7 @@ s_columns (int fd)
 }
 
 watch_view_t *
-watch_view_new (watch_view_mode_t mode, int fd, int64_t year)
+watch_view_new (watch_view_mode_t mode, int fd, int64_t year, bool once)
 {
     watch_view_t *self = calloc (1, sizeof *self);
     assert (self);
@@ -73,6 +74,7 @@ watch_view_new (watch_view_mode_t mode, int fd, int64_t year)
     self->fd = fd;
     self->year = year;
     self->terminal = isatty (fd);
+    self->in_place = self->terminal && !once;
     if (mode == WATCH_VIEW_TABLE)
         self->table = watch_table_new ();
     return self;
@@ -122,7 +124,7 @@ watch_view_show (watch_view_t *self, watch_state_t *state, const char *status)
         return;
     watch_table_opts_t opts = {
         .width = self->terminal ? s_columns (self->fd) : 0,
-        .ansi = self->terminal,
+        .ansi = self->in_place,
         .now_ms = s_wall_ms (),
         .year = self->year,
         .status = status
@@ -132,7 +134,7 @@ watch_view_show (watch_view_t *self, watch_state_t *state, const char *status)
         free (frame);
         return;
     }
-    if (self->terminal && !self->started) {
+    if (self->in_place && !self->started) {
         s_write_all (self, "\033[?25l\033[2J", 10);     //  hide the cursor, clear once
         self->started = true;
     }

@@ -23,9 +23,10 @@ typedef enum {
 } watch_view_mode_t;
 
 //  Create a view writing to fd (borrowed). year: the year the table shows,
-//  0 = the newest held.
+//  0 = the newest held. once: the table is printed once (--once), so even
+//  on a terminal it is written as plain text, only fitted to the width.
 watch_view_t *
-    watch_view_new (watch_view_mode_t mode, int fd, int64_t year);
+    watch_view_new (watch_view_mode_t mode, int fd, int64_t year, bool once);
 
 //  Restore the terminal if the view took it over, free the view, null the pointer.
 void
