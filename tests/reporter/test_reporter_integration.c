@@ -11,6 +11,7 @@
 */
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <inttypes.h>
@@ -126,6 +127,21 @@ s_quiet_port (void)
     }
     ck_abort_msg ("no free TCP port in 61000-64999");
     return -1;
+}
+
+//  Number of entries in a folder, not counting . and ..
+static int
+s_count_entries (const char *path)
+{
+    DIR *dir = opendir (path);
+    if (!dir)
+        return 0;
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir)))
+        count += entry->d_name [0] != '.';
+    closedir (dir);
+    return count;
 }
 
 //  Write a CSV of `count` reports for region, one per day from first_day
@@ -421,17 +437,37 @@ START_TEST (test_reporter_killed)
                             "--outbox", outbox, "--timeout", "120", NULL };
     unsigned seed = (unsigned) time (NULL);
     srand (seed);
-    int killed = 0;
-    for (int round = 0; round < 10; round++) {
+    //  Six rounds kill at a random moment (mostly while queueing), six at a
+    //  random moment soon after the batch is published (while delivering).
+    char published [600];
+    snprintf (published, sizeof published, "%s/inputs", outbox);
+    int killed = 0, killed_delivering = 0;
+    for (int round = 0; round < 12; round++) {
         pid_t pid = tt_spawn (argv, log);
-        int delay = 30 + rand () % 1500;
+        bool after_publish = round >= 6;
+        if (after_publish) {
+            //  Wait (polling) until the outbox records the input as queued.
+            int64_t deadline = tt_now_ms () + 30000;
+            while (s_count_entries (published) == 0 && tt_now_ms () < deadline
+               &&  tt_wait (pid, 5) == -1)
+                ;
+        }
+        int delay = after_publish ? rand () % 120 : 30 + rand () % 2000;
         if (tt_wait (pid, delay) == -1) {
             kill (-pid, SIGKILL);
             ck_assert_int_eq (tt_wait (pid, 10000), 128 + SIGKILL);
             killed++;
+            killed_delivering += after_publish;
         }
     }
-    fprintf (stderr, "reporter_integration: long send killed %d times (seed %u)\n", killed, seed);
+    char sql [256];
+    char *early_source = s_source_of (outbox);
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM report WHERE source = '%s'", early_source);
+    free (early_source);
+    int64_t stored_early = tt_sql_int (s_pg->conninfo, sql);
+    fprintf (stderr, "reporter_integration: long send killed %d times (%d after queueing; seed %u); "
+             "%" PRId64 " of %d stored before the final run\n", killed, killed_delivering, seed,
+             stored_early, REPORTS);
     char *output;
     int rc = s_reporter (&output, 120000, "send", file, "--collector", s_collector->report_ep,
                          "--outbox", outbox, "--timeout", "120", NULL);
