@@ -1,0 +1,337 @@
+#!/usr/bin/env bash
+# run.sh — tally's performance benchmark (DESIGN.md, "Performance targets").
+#
+#   tests/bench/run.sh [--quick] [--seconds S] [--history N] [--build DIR] [--keep]
+#
+# Starts its own PostgreSQL (scripts/pg.sh in a temporary folder, default
+# durability: fsync on, synchronous_commit on) and its own collector, loads a
+# generated region catalog (1 province, 10 cities, 300 counties) and measures,
+# each phase for S seconds after a short warm-up:
+#   1. ceiling   COPY of the same report + report_value rows into the same
+#                tables of a fresh database, in transactions of 1000 reports
+#                (the collector's batch-max), each COMMIT durable;
+#   2. ingest    8 DEALER clients, each with 128 reports in flight, 10 values a
+#                report; acks counted as they arrive (the collector acks after
+#                COMMIT): reports/s and values/s;
+#   3. latency   one sender paced at 1,000 reports/s, each report for a leaf
+#                region carrying its seq as the value of cattle_added; a SUB
+#                matches the leaf's totals to the report: ack and feed p50/p99;
+#   4. history   N historical reports (10 values each; default 2,000,000) loaded
+#                with set-based SQL into the same tables for years 2015-2024,
+#                with current_value, region_total and region_year made
+#                consistent; then phase 2 again (history_ratio = after/before);
+#   5. memory    the collector's peak resident set (VmHWM);
+#   6. checks    tally_verify() is empty, and every acked report is stored
+#                exactly once.
+# Prints each figure as measured, targets as PASS/MISS, and one summary line.
+# The exit status reflects correctness only (checks, and every report
+# answered with an ack), never whether a target was met.
+#   --quick      5 s phases, 50,000 historical reports (CI smoke; < 2 minutes)
+#   --seconds S  measured seconds per phase (default 30; quick 5)
+#   --history N  historical reports (default 2000000; e.g. 10000000)
+#   --build DIR  build folder holding collector/tally-collector and
+#                tests/bench/tally-bench (default: the repository's build/)
+#   --keep       keep the temporary folder (logs, database) and print its path
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+pg_bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+
+seconds=30
+history=2000000
+history_set=0
+warmup=2
+quick=0
+keep=0
+build="$root/build"
+clients=8
+window=128
+rate=1000
+
+die() { echo "run.sh: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick)   quick=1 ;;
+    --seconds) [ $# -ge 2 ] || die "--seconds needs a value"; seconds=$2; shift ;;
+    --history) [ $# -ge 2 ] || die "--history needs a value"; history=$2; history_set=1; shift ;;
+    --build)   [ $# -ge 2 ] || die "--build needs a value"; build=$2; shift ;;
+    --keep)    keep=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *)         die "unknown option '$1' (see --help)" ;;
+    esac
+    shift
+done
+if [ "$quick" = 1 ]; then
+    [ "$seconds" = 30 ] && seconds=5
+    [ "$history_set" = 1 ] || history=50000
+    warmup=1
+fi
+[[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -ge 1 ] || die "--seconds must be a whole number >= 1"
+[[ "$history" =~ ^[0-9]+$ ]] || die "--history must be a whole number"
+
+collector_bin="$build/collector/tally-collector"
+bench_bin="$build/tests/bench/tally-bench"
+[ -x "$collector_bin" ] || die "no $collector_bin: build first (cmake --build build)"
+[ -x "$bench_bin" ] || die "no $bench_bin: build first (cmake --build build --target tally-bench)"
+psql_bin="$pg_bindir/psql"
+[ -x "$psql_bin" ] || die "no psql in $pg_bindir"
+
+started=$(date +%s)
+tmp=$(mktemp -d /tmp/tally-bench.XXXXXX)
+chmod 755 "$tmp"
+collector_pid=""
+cleanup() {
+    if [ -n "$collector_pid" ] && kill -0 "$collector_pid" 2>/dev/null; then
+        kill -TERM "$collector_pid" 2>/dev/null || true
+        wait "$collector_pid" 2>/dev/null || true
+    fi
+    "$root/scripts/pg.sh" stop "$tmp/pg" >/dev/null 2>&1 || true
+    if [ "$keep" = 1 ]; then
+        echo "run.sh: kept $tmp"
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '%s\n' "$*"; }
+# The value of key=... in a "result" line.
+field() { sed -n "s/.*[ ]$1=\\([^ ]*\\).*/\\1/p" <<<" $2"; }
+# PASS or MISS: verdict VALUE OP LIMIT (OP: ge or le).
+verdict() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+    ok = (op == "ge") ? (v + 0 >= l + 0) : (v + 0 <= l + 0); if (v == "" || v < 0) ok = 0;
+    print ok ? "PASS" : "MISS" }'; }
+sql() { "$psql_bin" -X -q -v ON_ERROR_STOP=1 -tA -d "$1" -c "$2"; }
+
+# --- a catalog with realistic fan-out -------------------------------------
+share="$tmp/share"
+mkdir -p "$share/catalog"
+ln -s "$root/deploy/migrations" "$share/migrations"
+cp "$root/deploy/catalog/metrics.csv" "$share/catalog/metrics.csv"
+{
+    echo "code,name,level,parent"
+    echo "220000,吉林省,province,"
+    for c in $(seq -w 1 10); do
+        echo "22${c}00,市${c},city,220000"
+        for k in $(seq -w 1 30); do
+            echo "22${c}${k},县${c}${k},county,22${c}00"
+        done
+    done
+} >"$share/catalog/regions.csv"
+
+# --- PostgreSQL -------------------------------------------------------------
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port=$((20000 + RANDOM % 30000))
+while ! port_free "$port"; do port=$((20000 + RANDOM % 30000)); done
+conninfo=$("$root/scripts/pg.sh" start "$tmp/pg" "$port")
+copy_conninfo="${conninfo/dbname=tally/dbname=tally_copy}"
+sql "$conninfo" "CREATE DATABASE tally_copy"
+"$collector_bin" migrate --db "$conninfo" --share "$share" >"$tmp/migrate.log" 2>&1 \
+    || { cat "$tmp/migrate.log"; die "migrate failed"; }
+"$collector_bin" migrate --db "$copy_conninfo" --share "$share" >>"$tmp/migrate.log" 2>&1 \
+    || { cat "$tmp/migrate.log"; die "migrate (ceiling database) failed"; }
+
+say "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+say "postgres: $("$psql_bin" -X -tA -d "$conninfo" -c "SELECT version()" | cut -d, -f1);" \
+    "fsync=$(sql "$conninfo" "SHOW fsync") synchronous_commit=$(sql "$conninfo" "SHOW synchronous_commit")" \
+    "shared_buffers=$(sql "$conninfo" "SHOW shared_buffers")"
+say "catalog: $(tail -n +2 "$share/catalog/regions.csv" | wc -l) regions (300 leaf counties)," \
+    "$(tail -n +2 "$share/catalog/metrics.csv" | wc -l) metrics; phases of ${seconds} s after ${warmup} s warm-up"
+
+failures=0
+fail() { say "FAIL: $*"; failures=$((failures + 1)); }
+
+# --- 1. ceiling ------------------------------------------------------------------
+say ""
+say "== ceiling: COPY into report + report_value, 1000 reports per durable transaction"
+out=$("$bench_bin" copy --db "$copy_conninfo" --share "$share" --batch 1000 --seconds "$seconds" \
+      --warmup "$warmup" --source copy --as-of 2025-06-30) || fail "tally-bench copy failed"
+say "$out"
+res=$(grep '^result ' <<<"$out" || true)
+copy_rps=$(field copy_reports_per_s "$res")
+say "ceiling: ${copy_rps} reports/s ($(field copy_values_per_s "$res") values/s)"
+
+# --- the collector ------------------------------------------------------------
+"$collector_bin" --db "$conninfo" --report 'tcp://127.0.0.1:*' --feed 'tcp://127.0.0.1:*' \
+    --query 'tcp://127.0.0.1:*' --ready-file "$tmp/ready" --log-level info >"$tmp/collector.log" 2>&1 &
+collector_pid=$!
+for _ in $(seq 1 100); do [ -s "$tmp/ready" ] && break; sleep 0.1; done
+[ -s "$tmp/ready" ] || { cat "$tmp/collector.log"; die "the collector did not start"; }
+report_ep=$(awk '$1 == "report" { print $2 }' "$tmp/ready")
+feed_ep=$(awk '$1 == "feed" { print $2 }' "$tmp/ready")
+say "collector: pid $collector_pid, reports on $report_ep, feed on $feed_ep"
+
+# Mean reports per transaction of a source prefix (distinct xmin = commits).
+batch_of() { sql "$conninfo" "SELECT round(count(*)::numeric / greatest(count(DISTINCT xmin::text), 1), 1)
+                               FROM report WHERE source LIKE '$1%'"; }
+
+ingest() {   # ingest PREFIX AS_OF -> sets ingest_rps, ingest_vps
+    local out res
+    out=$("$bench_bin" ingest --endpoint "$report_ep" --share "$share" --clients "$clients" \
+          --window "$window" --seconds "$seconds" --warmup "$warmup" --source "$1" --as-of "$2" \
+          --acked "$tmp/acked-$1.tsv") || fail "tally-bench ingest ($1): not every report was acked"
+    say "$out"
+    res=$(grep '^result ' <<<"$out" || true)
+    ingest_rps=$(field reports_per_s "$res")
+    ingest_vps=$(field values_per_s "$res")
+    say "ingest: ${ingest_rps} reports/s, ${ingest_vps} values/s; mean batch $(batch_of "$1-") reports/commit"
+}
+
+# --- 2. sustained ingest on an empty database ---------------------------------
+say ""
+say "== ingest: $clients DEALER clients x $window in flight, 10 values a report (empty database)"
+ingest tp1 2025-06-30
+rps_empty=$ingest_rps
+vps_empty=$ingest_vps
+ratio=$(awk -v a="$rps_empty" -v b="$copy_rps" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
+say "ingest/ceiling ratio: $ratio (target >= 0.5: $(verdict "$ratio" ge 0.5))"
+
+# --- 3. latency at a steady rate ---------------------------------------------------
+say ""
+say "== latency: $rate reports/s, paced, one leaf report at a time; SUB on every region"
+out=$("$bench_bin" latency --endpoint "$report_ep" --feed "$feed_ep" --share "$share" --rate "$rate" \
+      --seconds "$seconds" --warmup "$warmup" --source lat --as-of 2026-06-30 \
+      --acked "$tmp/acked-lat.tsv") || fail "tally-bench latency: not every report was acked"
+say "$out"
+res=$(grep '^result ' <<<"$out" || true)
+ack_p50=$(field ack_p50_ms "$res"); ack_p99=$(field ack_p99_ms "$res")
+feed_p50=$(field feed_p50_ms "$res"); feed_p99=$(field feed_p99_ms "$res")
+say "ack latency: p50 ${ack_p50} ms, p99 ${ack_p99} ms (target p99 <= 5 ms: $(verdict "$ack_p99" le 5))"
+say "feed latency: p50 ${feed_p50} ms, p99 ${feed_p99} ms (target p99 <= 10 ms: $(verdict "$feed_p99" le 10))"
+
+# --- 4. history, then ingest again ----------------------------------------------
+say ""
+say "== history: loading $history reports ($((history * 10)) values) for 2015-2024"
+tail -n +2 "$share/catalog/metrics.csv" | awk -F, '{ printf "%d\t%s\t%s\n", NR - 1, $1, $6 }' >"$tmp/metrics.tsv"
+t0=$(date +%s.%N)
+if [ "$history" -gt 0 ]; then
+"$psql_bin" -X -q -v ON_ERROR_STOP=1 -d "$conninfo" -v n="$history" >"$tmp/history.log" 2>&1 <<EOF || { cat "$tmp/history.log"; die "loading history failed"; }
+SET maintenance_work_mem = '512MB';
+SET work_mem = '256MB';
+BEGIN;
+-- Leaves and metrics in the order tally-bench uses: leaf k reports metrics k .. k+9.
+CREATE TEMP TABLE h_leaf AS
+  SELECT (row_number () OVER (ORDER BY code))::int - 1 AS k, code FROM region r
+   WHERE NOT EXISTS (SELECT 1 FROM region c WHERE c.parent = r.code);
+CREATE TEMP TABLE h_metric (k int, key text, max_value bigint);
+\copy h_metric FROM '$tmp/metrics.tsv'
+SELECT coalesce (max (id), 0) AS base FROM report \gset
+SELECT count (*) AS nleaf FROM h_leaf \gset
+SELECT count (*) AS nmetric FROM h_metric \gset
+-- Reports: leaf i mod nleaf, 1000 sources, as_of spread evenly over 2015-2024.
+INSERT INTO report (id, source, seq, region, as_of, sent_at, received_at, peer)
+SELECT :base + i, 'hist-' || (i % 1000), i / 1000 + 1, l.code,
+       date '2015-01-01' + (((i - 1) * 3652) / :n)::int,
+       now (), now (), '127.0.0.1'
+  FROM generate_series (1, :n::bigint) i JOIN h_leaf l ON l.k = i % :nleaf
+ ORDER BY i;
+SELECT setval ('report_id_seq', greatest (:base + :n, (SELECT last_value FROM report_id_seq)));
+INSERT INTO report_value (report_id, metric, value)
+SELECT :base + i, m.key, (i * 7919 + j * 104729) % (least (m.max_value, 10000) + 1)
+  FROM generate_series (1, :n::bigint) i CROSS JOIN generate_series (0, 9) j
+  JOIN h_metric m ON m.k = ((i % :nleaf) + j) % :nmetric
+ ORDER BY i, m.key;
+-- Current figures: a leaf always reports the same metrics, so its newest
+-- report of a year (ties: the later-stored) holds all of them.
+INSERT INTO current_value (region, metric, year, value, as_of, report_id)
+SELECT r.region, v.metric, r.year, v.value, r.as_of, r.id
+  FROM (SELECT DISTINCT ON (region, year) id, region, year, as_of FROM report
+         WHERE id > :base AND id <= :base + :n ORDER BY region, year, as_of DESC, id DESC) r
+  JOIN report_value v ON v.report_id = r.id;
+-- Totals: leaves' own figures, and every ancestor's sum of its leaves.
+INSERT INTO region_total (region, metric, year, value)
+SELECT c.region, c.metric, c.year, c.value FROM current_value c WHERE c.year BETWEEN 2015 AND 2024
+UNION ALL
+SELECT ra.ancestor, c.metric, c.year, sum (c.value)::bigint
+  FROM current_value c JOIN metric m ON m.key = c.metric AND m.rollup = 'sum'
+  JOIN region_ancestor ra ON ra.region = c.region
+ WHERE c.year BETWEEN 2015 AND 2024
+ GROUP BY 1, 2, 3;
+-- Per region and year: newest as_of, children reported (bottom up), version.
+INSERT INTO region_year (region, year, as_of, reported, version, updated_at)
+SELECT region, year, max (as_of), 1, 0, now () FROM current_value
+ WHERE year BETWEEN 2015 AND 2024 GROUP BY 1, 2;
+DO \$\$
+BEGIN
+    FOR d IN 1 .. (SELECT coalesce (max (distance), 0) FROM region_ancestor) LOOP
+        INSERT INTO region_year AS ry (region, year, as_of, reported, version, updated_at)
+        SELECT ch.parent, k.year, max (k.as_of), count (*), 0, now ()
+          FROM region_year k JOIN region ch ON ch.code = k.region
+         WHERE ch.parent IS NOT NULL AND k.year BETWEEN 2015 AND 2024
+         GROUP BY 1, 2
+        ON CONFLICT (region, year) DO UPDATE SET as_of = excluded.as_of, reported = excluded.reported;
+    END LOOP;
+END
+\$\$;
+UPDATE region_year SET version = nextval ('feed_seq') WHERE year BETWEEN 2015 AND 2024;
+COMMIT;
+VACUUM ANALYZE report, report_value, current_value, region_total, region_year;
+CHECKPOINT;
+EOF
+fi
+t1=$(date +%s.%N)
+say "history: loaded in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }') s;" \
+    "report has $(sql "$conninfo" "SELECT count(*) FROM report") rows," \
+    "report_value $(sql "$conninfo" "SELECT reltuples::bigint FROM pg_class WHERE relname = 'report_value'") rows;" \
+    "database $(sql "$conninfo" "SELECT pg_size_pretty(pg_database_size(current_database()))")"
+say ""
+say "== ingest again, with the history stored"
+ingest tp3 2027-06-30
+rps_history=$ingest_rps
+history_ratio=$(awk -v a="$rps_history" -v b="$rps_empty" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
+say "history ratio: $history_ratio ($rps_history vs $rps_empty reports/s; target >= 0.9: $(verdict "$history_ratio" ge 0.9))"
+
+# --- 5. memory -----------------------------------------------------------------------
+hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$collector_pid/status" 2>/dev/null || echo 0)
+rss_mib=$(awk -v k="${hwm_kb:-0}" 'BEGIN { printf "%.1f", k / 1024 }')
+say ""
+say "collector peak resident memory (VmHWM): ${rss_mib} MiB (target <= 32 MiB: $(verdict "$rss_mib" le 32))"
+
+# --- 6. correctness ----------------------------------------------------------------
+say ""
+say "== checks"
+kill -TERM "$collector_pid" 2>/dev/null || true
+wait "$collector_pid" 2>/dev/null || true
+collector_pid=""
+cat "$tmp"/acked-*.tsv >"$tmp/acked.tsv" 2>/dev/null || true
+checks=$("$psql_bin" -X -q -v ON_ERROR_STOP=1 -tA -F ' ' -d "$conninfo" <<EOF
+CREATE TEMP TABLE acked (source text, seq bigint);
+\copy acked FROM '$tmp/acked.tsv'
+CREATE INDEX ON acked (source, seq);
+ANALYZE acked;
+SELECT (SELECT count (*) FROM tally_verify ()),
+       (SELECT count (*) FROM acked),
+       (SELECT count (*) FROM (SELECT a.source, a.seq FROM acked a
+                                 LEFT JOIN report r ON r.source = a.source AND r.seq = a.seq
+                                GROUP BY 1, 2 HAVING count (r.id) <> 1) x),
+       (SELECT count (*) FROM (SELECT source, seq FROM acked GROUP BY 1, 2 HAVING count (*) > 1) x),
+       (SELECT count (*) FROM report r WHERE (r.source LIKE 'tp%' OR r.source = 'lat')
+           AND NOT EXISTS (SELECT 1 FROM acked a WHERE a.source = r.source AND a.seq = r.seq));
+EOF
+) || fail "the correctness queries failed"
+read -r verify_rows acked_rows bad_rows twice_rows unacked_rows <<<"$checks"
+say "tally_verify(): ${verify_rows} rows differ from a recomputation"
+say "acked reports: ${acked_rows}; not stored exactly once: ${bad_rows}; acked twice: ${twice_rows};" \
+    "stored but never acked: ${unacked_rows}"
+[ "${verify_rows:-x}" = 0 ] || fail "tally_verify() returned ${verify_rows} rows"
+[ "${bad_rows:-x}" = 0 ] || fail "${bad_rows} acked reports are not in the table exactly once"
+[ "${twice_rows:-x}" = 0 ] || fail "${twice_rows} reports were acked 'stored' twice"
+[ "${unacked_rows:-x}" = 0 ] || fail "${unacked_rows} reports were stored but never acked"
+if grep -qiE 'error|assert' "$tmp/collector.log"; then
+    say "collector log has errors:"; grep -iE 'error|assert' "$tmp/collector.log" | head -5
+fi
+
+elapsed=$(( $(date +%s) - started ))
+say ""
+say "targets: ratio $ratio >= 0.5 $(verdict "$ratio" ge 0.5); ack p99 $ack_p99 ms <= 5 $(verdict "$ack_p99" le 5);" \
+    "feed p99 $feed_p99 ms <= 10 $(verdict "$feed_p99" le 10); history_ratio $history_ratio >= 0.9" \
+    "$(verdict "$history_ratio" ge 0.9); rss $rss_mib MiB <= 32 $(verdict "$rss_mib" le 32)"
+say "correctness: $([ "$failures" = 0 ] && echo OK || echo "$failures FAILED"); took ${elapsed} s"
+say "summary: reports_per_s=${rps_empty} copy_reports_per_s=${copy_rps} ratio=${ratio}" \
+    "ack_p50_ms=${ack_p50} ack_p99_ms=${ack_p99} feed_p99_ms=${feed_p99}" \
+    "history_ratio=${history_ratio} rss_mib=${rss_mib}"
+: "$vps_empty"
+[ "$failures" = 0 ]
