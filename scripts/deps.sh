@@ -10,6 +10,7 @@ packages=(
     libzmq3-dev libczmq-dev libmsgpack-dev libpq-dev check libjansson-dev libcsv-dev
     postgresql-15 postgresql-client-15
     clang libclang-rt-14-dev valgrind jq
+    chromium fonts-wqy-zenhei
 )
 
 if [ "${1:-}" = --list ]; then

@@ -366,3 +366,33 @@ SELECT c.region, r.name, r.level, c.year, c.metric, m.name_zh, m.unit,
  WHERE EXISTS (SELECT 1 FROM region k WHERE k.parent = c.region);
 COMMENT ON VIEW v_reconciliation IS
     '核对 Where a parent region reported its own figure for a sum metric: own_value, rollup_value (sum of its leaves: region_total, NULL if no child reported the metric), difference = own_value - rollup (NULL roll-up counts as 0), children_reported (children with a figure for that metric and year) of children.';
+
+-- The same as of the end of day, from history: each parent's own figure with
+-- the newest as_of <= day in day's year against totals_as_of(day).
+CREATE FUNCTION reconciliation_as_of (day date)
+RETURNS TABLE (region text, name text, level text, year int, metric text, name_zh text, unit text,
+               own_value bigint, rollup_value bigint, difference bigint,
+               children_reported int, children int, own_as_of date)
+LANGUAGE sql STABLE AS $$
+    WITH own AS (
+        SELECT DISTINCT ON (r.region, v.metric) r.region, v.metric, r.year, v.value, r.as_of
+          FROM report r
+          JOIN report_value v ON v.report_id = r.id
+         WHERE r.as_of BETWEEN make_date (extract (year FROM day)::int, 1, 1) AND day
+           AND r.region IN (SELECT k.parent FROM region k WHERE k.parent IS NOT NULL)
+         ORDER BY r.region, v.metric, r.as_of DESC, r.id DESC),
+    t AS (SELECT * FROM totals_as_of (day))
+    SELECT o.region, g.name, g.level, o.year, o.metric, m.name_zh, m.unit,
+           o.value, t.value, o.value - coalesce (t.value, 0),
+           (SELECT count (*)::int FROM region k
+             WHERE k.parent = o.region
+               AND EXISTS (SELECT 1 FROM t kt WHERE kt.region = k.code AND kt.metric = o.metric)),
+           (SELECT count (*)::int FROM region k WHERE k.parent = o.region),
+           o.as_of
+      FROM own o
+      JOIN region g ON g.code = o.region
+      JOIN metric m ON m.key = o.metric AND m.rollup = 'sum'
+      LEFT JOIN t ON t.region = o.region AND t.metric = o.metric
+$$;
+COMMENT ON FUNCTION reconciliation_as_of (date) IS
+    '某日核对 The columns of v_reconciliation as they stood at the end of day, from history (own figure with the newest as_of <= day; roll-up from totals_as_of(day)).';

@@ -376,6 +376,13 @@ START_TEST (test_history_reconciliation)
     ck_value ("SELECT own_value || ' ' || rollup_value || ' ' || difference "
               "FROM v_reconciliation WHERE region = '220500' AND year = 2024 AND metric = $1",
               "projects_active", "100 79 21");
+    //  The same from history, as of any day: on 01-31 the city's own figures were those of 01-01.
+    ck_value ("SELECT count (*) FROM (SELECT * FROM reconciliation_as_of ($1) "
+              "EXCEPT SELECT * FROM v_reconciliation WHERE year = 2024) x", "2024-12-31", "0");
+    ck_value ("SELECT count (*) FROM (SELECT * FROM v_reconciliation WHERE year = 2024 "
+              "EXCEPT SELECT * FROM reconciliation_as_of ($1)) x", "2024-12-31", "0");
+    ck_value ("SELECT own_value || ' ' || rollup_value || ' ' || own_as_of FROM reconciliation_as_of ('2024-01-31') "
+              "WHERE region = '220500' AND metric = $1", "projects_active", "0 44 2024-01-01");
 }
 END_TEST
 
