@@ -5,6 +5,7 @@
     "RELOAD", so the two threads share nothing but messages.
 */
 #include "auth.h"
+#include "log.h"
 
 #include <sys/stat.h>
 
@@ -61,7 +62,7 @@ s_load_clients (const char *dir, bool quiet)
         zcert_t *cert = zcert_load (path);
         if (!cert) {
             if (!quiet)
-                zsys_warning ("auth: cannot read client certificate %s; it is ignored", path);
+                log_warning ("auth: cannot read client certificate %s; it is ignored", path);
             continue;
         }
         const char *base = strrchr (path, '/');
@@ -72,7 +73,7 @@ s_load_clients (const char *dir, bool quiet)
         const char *regions = zcert_meta (cert, "regions");
         client->regions = strdup (regions ? regions : "");
         if (!*client->regions && !quiet)
-            zsys_warning ("auth: certificate %s has no 'regions': its key may connect "
+            log_warning ("auth: certificate %s has no 'regions': its key may connect "
                           "but not report for any region", path);
         zhashx_update (clients, zcert_public_txt (cert), client);
         zcert_destroy (&cert);
@@ -113,7 +114,7 @@ s_zap_answer (zsock_t *handler, zhashx_t *clients, zhashx_t *refused)
             int64_t now = zclock_mono ();
             int64_t *last = (int64_t *) zhashx_lookup (refused, key);
             if (!last || now - *last > 60000) {
-                zsys_warning ("auth: refused a connection from %s: key %s is not in the client "
+                log_warning ("auth: refused a connection from %s: key %s is not in the client "
                               "certificates", address ? address : "?", key);
                 if (zhashx_size (refused) > 1000)
                     zhashx_purge (refused);
@@ -213,7 +214,7 @@ auth_new (const char *server_cert_path, const char *clients_dir, char *err, size
     }
     struct stat info;
     if (stat (secret_path, &info) == 0 && (info.st_mode & 077))
-        zsys_warning ("auth: %s can be read by other users; chmod 600 it", secret_path);
+        log_warning ("auth: %s can be read by other users; chmod 600 it", secret_path);
 
     auth_t *self = (auth_t *) zmalloc (sizeof (auth_t));
     self->server = server;
@@ -230,7 +231,7 @@ auth_new (const char *server_cert_path, const char *clients_dir, char *err, size
         auth_destroy (&self);
         return NULL;
     }
-    zsys_info ("auth: CURVE on; server key %s; %zu client keys in %s",
+    log_info ("auth: CURVE on; server key %s; %zu client keys in %s",
                zcert_public_txt (server), zhashx_size (self->clients), clients_dir);
     return self;
 }
@@ -326,7 +327,7 @@ auth_reload (auth_t *self)
 {
     zhashx_t *fresh = s_load_clients (self->clients_dir, false);
     if (!fresh) {
-        zsys_error ("auth: cannot read the client certificate folder %s; keeping the %zu keys "
+        log_error ("auth: cannot read the client certificate folder %s; keeping the %zu keys "
                     "loaded before", self->clients_dir, zhashx_size (self->clients));
         return -1;
     }
@@ -335,7 +336,7 @@ auth_reload (auth_t *self)
          client = (s_client_t *) zhashx_next (self->clients)) {
         const char *key = (const char *) zhashx_cursor (self->clients);
         if (!zhashx_lookup (fresh, key)) {
-            zsys_info ("auth: key '%s' (%s) revoked", client->name, key);
+            log_info ("auth: key '%s' (%s) revoked", client->name, key);
             removed++;
         }
     }
@@ -344,18 +345,18 @@ auth_reload (auth_t *self)
         const char *key = (const char *) zhashx_cursor (fresh);
         s_client_t *old = (s_client_t *) zhashx_lookup (self->clients, key);
         if (!old) {
-            zsys_info ("auth: key '%s' (%s) added, may report for %s", client->name, key, client->regions);
+            log_info ("auth: key '%s' (%s) added, may report for %s", client->name, key, client->regions);
             added++;
         }
         else
         if (!streq (old->regions, client->regions))
-            zsys_info ("auth: key '%s' may now report for %s (was %s)", client->name,
+            log_info ("auth: key '%s' may now report for %s (was %s)", client->name,
                        client->regions, old->regions);
     }
     zhashx_destroy (&self->clients);
     self->clients = fresh;
     zstr_send (self->zap, "RELOAD");
     zsock_wait (self->zap);
-    zsys_info ("auth: %zu client keys (%d added, %d revoked)", zhashx_size (fresh), added, removed);
+    log_info ("auth: %zu client keys (%d added, %d revoked)", zhashx_size (fresh), added, removed);
     return removed;
 }

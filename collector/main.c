@@ -6,7 +6,9 @@
 */
 #include <czmq.h>
 
+#include "health.h"
 #include "keygen.h"
+#include "log.h"
 #include "migrate.h"
 #include "server.h"
 #include "settings.h"
@@ -21,6 +23,10 @@ s_usage (FILE *out)
         "       tally-collector keygen [--dir DIR] [--name NAME]\n"
         "                                            make the collector's CURVE certificate pair\n"
         "                                            (DIR/NAME.cert and NAME.cert_secret; defaults . and collector)\n"
+        "       tally-collector ping [--query EP] [--timeout S] [--server-key FILE --key FILE]\n"
+        "                                            health check: exit 0 when a running collector\n"
+        "                                            answers and its database is up, 1 database down,\n"
+        "                                            2 no answer (--check is the same)\n"
         "\n"
         "The collector receives county reports (PROTOCOL.md) on the report endpoint,\n"
         "validates them, stores each batch in PostgreSQL in one transaction, acks only\n"
@@ -30,6 +36,8 @@ s_usage (FILE *out)
         "Options:\n");
     settings_usage (out);
     fprintf (out,
+        "  -c, --config FILE      read settings from FILE ('key = value' lines, keys as above;\n"
+        "                         options given here override it; see deploy/tally-collector.conf)\n"
         "  -h, --help             show this help\n"
         "\n"
         "Without --db, libpq's environment is used (PGHOST, PGPORT, PGDATABASE, PGUSER, ...).\n"
@@ -73,6 +81,8 @@ main (int argc, char **argv)
 {
     if (argc > 1 && streq (argv [1], "keygen"))
         return s_keygen (argc, argv);
+    if (argc > 1 && (streq (argv [1], "ping") || streq (argv [1], "--check")))
+        return health_ping (argc, argv);
     bool migrate = argc > 1 && streq (argv [1], "migrate");
     settings_t settings;
     settings_init (&settings);
@@ -92,8 +102,10 @@ main (int argc, char **argv)
     }
     zsys_init ();
     zsys_set_logident ("tally-collector");
+    if (settings.syslog)
+        log_use_syslog ("tally-collector");
     char *described = settings_describe (&settings);
-    zsys_info ("tally-collector %s starting: %s", TALLY_VERSION, described);
+    log_info ("tally-collector %s starting: %s", TALLY_VERSION, described);
     free (described);
 
     store_t *store = store_new (settings.db);

@@ -7,6 +7,7 @@
     Rejections are answered at once and recorded with the next commit.
 */
 #include "server.h"
+#include "log.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -54,6 +55,14 @@ struct server_t {
     zlistx_t *totals;           //  proto_msg_t to publish after a commit
     int64_t last_seq;           //  last feed seq published (heartbeats carry it)
     int64_t next_heartbeat;     //  zclock_mono time
+    int64_t next_stats;         //  zclock_mono time of the next statistics line
+    //  Counted since the last statistics line
+    uint64_t stored;            //  reports stored
+    uint64_t duplicates;        //  resends acked as duplicate
+    uint64_t unavailable;       //  reports answered `unavailable`
+    uint64_t rejected [PROTO_UNAVAILABLE + 1];   //  permanent nacks by code
+    uint64_t batches;           //  transactions committed with reports
+    uint64_t batched;           //  reports in those transactions
 };
 
 //  --------------------------------------------------------------------------
@@ -130,7 +139,7 @@ s_bind (const settings_t *settings, auth_t *auth, int type, const char *name, co
         return NULL;
     }
     if (!streq (actual, endpoint))
-        zsys_warning ("server: no CURVE keys: %s endpoint bound to %s only (loopback); "
+        log_warning ("server: no CURVE keys: %s endpoint bound to %s only (loopback); "
                       "give --allow-plaintext to accept plaintext from other hosts", name, actual);
     return sock;
 }
@@ -145,7 +154,7 @@ s_write_ready_file (server_t *self)
     snprintf (temp, sizeof temp, "%s.tmp", path);
     FILE *file = fopen (temp, "w");
     if (!file) {
-        zsys_error ("server: cannot write the ready file %s", temp);
+        log_error ("server: cannot write the ready file %s", temp);
         return -1;
     }
     fprintf (file, "report %s\nfeed %s\nquery %s\n", zsock_endpoint (self->report),
@@ -204,14 +213,14 @@ server_new (const settings_t *settings, store_t **store_p)
     zlistx_set_destructor (self->rejects, (zlistx_destructor_fn *) store_reject_destroy);
     self->totals = zlistx_new ();
     zlistx_set_destructor (self->totals, (zlistx_destructor_fn *) proto_msg_destroy);
-    zsys_info ("server: reports on %s, feed on %s, queries on %s",
+    log_info ("server: reports on %s, feed on %s, queries on %s",
                zsock_endpoint (self->report), zsock_endpoint (self->feed), zsock_endpoint (self->query));
     if (!self->auth)
-        zsys_warning ("server: no CURVE keys configured: anyone who can reach these ports can "
+        log_warning ("server: no CURVE keys configured: anyone who can reach these ports can "
                       "report and read figures (see README, 'Securing a deployment')");
     else
     if (!settings->feed_curve)
-        zsys_info ("server: the feed is plaintext (give --feed-curve to require keys for it too)");
+        log_info ("server: the feed is plaintext (give --feed-curve to require keys for it too)");
     if (s_write_ready_file (self)) {
         server_destroy (&self);
         return NULL;
@@ -234,11 +243,11 @@ s_rebind (server_t *self)
     self->report = s_bind (self->settings, self->auth, ZMQ_ROUTER, "report", report);
     self->query = s_bind (self->settings, self->auth, ZMQ_ROUTER, "query", query);
     if (!self->report || !self->query) {
-        zsys_error ("server: cannot bind %s and %s again after revoking keys; stopping", report, query);
+        log_error ("server: cannot bind %s and %s again after revoking keys; stopping", report, query);
         return -1;
     }
     self->poller = zpoller_new (self->report, self->query, NULL);
-    zsys_info ("server: dropped every connection so that revoked keys are out; others reconnect");
+    log_info ("server: dropped every connection so that revoked keys are out; others reconnect");
     return 0;
 }
 
@@ -291,7 +300,7 @@ s_reply_msg (zsock_t *sock, zframe_t *routing, bool delimiter, const proto_msg_t
     uint8_t *body = proto_msg_encode (msg, &size, &err);
     if (!body) {
         //  Our own message broke the protocol: a bug, not the peer's fault.
-        zsys_error ("server: cannot encode a %s reply: %s", proto_type_name (msg->type), err.text);
+        log_error ("server: cannot encode a %s reply: %s", proto_type_name (msg->type), err.text);
         return;
     }
     s_reply (sock, routing, delimiter, body, size);
@@ -338,7 +347,7 @@ s_keep_reject (server_t *self, store_reject_t *reject)
     if (zlistx_size (self->rejects) >= PENDING_REJECTS_MAX) {
         zlistx_delete (self->rejects, zlistx_first (self->rejects));
         if (self->rejects_dropped++ == 0)
-            zsys_warning ("server: more than %d rejected reports wait for the database; "
+            log_warning ("server: more than %d rejected reports wait for the database; "
                           "the oldest are no longer kept for rejected_report", PENDING_REJECTS_MAX);
     }
     zlistx_add_end (self->rejects, reject);
@@ -431,6 +440,7 @@ s_receive_report (server_t *self, zmsg_t *msg)
         }
     }
     if (err.code != PROTO_OK) {
+        self->rejected [err.code]++;
         s_reply_nack (self->report, routing, delimiter, err.code, err.text, &err, 0);
         zframe_t *raw = body ? body : zmsg_first (msg);
         s_keep_reject (self, store_reject_new (err.code, err.text, &err, peer, *key_id ? key_id : NULL,
@@ -469,7 +479,7 @@ s_publish (server_t *self, const proto_msg_t *totals)
     proto_error_t err;
     uint8_t *body = proto_msg_encode (totals, &size, &err);
     if (!body) {
-        zsys_error ("server: cannot encode totals of %s: %s", totals->region, err.text);
+        log_error ("server: cannot encode totals of %s: %s", totals->region, err.text);
         return;
     }
     zmsg_t *msg = zmsg_new ();
@@ -492,7 +502,7 @@ s_commit (server_t *self, s_entry_t *entries, size_t count)
     }
     int rc = store_commit (self->store, self->items, count, self->rejects, self->totals);
     if (rc == 0 && self->rejects_dropped) {
-        zsys_info ("server: rejected reports are recorded again (%zu were not kept)", self->rejects_dropped);
+        log_info ("server: rejected reports are recorded again (%zu were not kept)", self->rejects_dropped);
         self->rejects_dropped = 0;
     }
     return rc;
@@ -504,6 +514,7 @@ s_answer_committed (server_t *self, s_entry_t *entries, size_t count)
     for (size_t i = 0; i < count; i++) {
         s_entry_t *entry = &entries [i];
         if (self->items [i].status == STORE_CONFLICT) {
+            self->rejected [PROTO_CONFLICT]++;
             proto_error_t echo;
             s_echo_of (entry->report, &echo);
             char text [PROTO_MAX_TEXT];
@@ -512,6 +523,10 @@ s_answer_committed (server_t *self, s_entry_t *entries, size_t count)
             s_reply_nack (self->report, entry->routing, entry->delimiter, PROTO_CONFLICT, text, &echo, 0);
             continue;
         }
+        if (self->items [i].status == STORE_STORED)
+            self->stored++;
+        else
+            self->duplicates++;
         proto_msg_t *ack = proto_msg_new (PROTO_ACK);
         ack->has_source = ack->has_seq = true;
         snprintf (ack->source, sizeof ack->source, "%s", entry->report->source);
@@ -531,6 +546,7 @@ static void
 s_answer_unavailable (server_t *self, s_entry_t *entries, size_t count, const char *why)
 {
     int64_t retry_ms = store_retry_ms (self->store);
+    self->unavailable += count;
     for (size_t i = 0; i < count; i++) {
         proto_error_t echo;
         s_echo_of (entries [i].report, &echo);
@@ -548,6 +564,10 @@ s_flush_batch (server_t *self)
     if (self->batch_count == 0 && (zlistx_size (self->rejects) == 0 || !store_up (self->store)))
         return;
     int rc = s_commit (self, self->batch, self->batch_count);
+    if (rc == 0 && self->batch_count > 0) {
+        self->batches++;
+        self->batched += self->batch_count;
+    }
     if (rc == 0)
         s_answer_committed (self, self->batch, self->batch_count);
     else
@@ -556,7 +576,7 @@ s_flush_batch (server_t *self)
                               "the collector's database is unreachable; resend later");
     else {
         if (zlistx_size (self->rejects) > 0) {
-            zsys_error ("server: %zu rejected reports could not be recorded and are dropped",
+            log_error ("server: %zu rejected reports could not be recorded and are dropped",
                         zlistx_size (self->rejects));
             zlistx_purge (self->rejects);
         }
@@ -656,6 +676,31 @@ s_answer_query (server_t *self, zmsg_t *msg)
 //  --------------------------------------------------------------------------
 //  The loop
 
+//  Once a minute, one line of what happened since the last one.
+static void
+s_log_statistics (server_t *self)
+{
+    char rejected [256] = "";
+    size_t len = 0;
+    uint64_t total = 0;
+    for (int code = PROTO_MALFORMED; code <= PROTO_CONFLICT; code++)
+        if (self->rejected [code]) {
+            total += self->rejected [code];
+            len += (size_t) snprintf (rejected + len, sizeof rejected - len, "%s%s=%" PRIu64,
+                                      len ? "," : " (", proto_code_name ((proto_code_t) code),
+                                      self->rejected [code]);
+        }
+    if (len)
+        snprintf (rejected + len, sizeof rejected - len, ")");
+    log_info ("stats: last minute: stored=%" PRIu64 " duplicates=%" PRIu64 " rejected=%" PRIu64
+              "%s unavailable=%" PRIu64 " batches=%" PRIu64 " mean_batch=%.1f db_reconnects=%d db=%s",
+              self->stored, self->duplicates, total, rejected, self->unavailable, self->batches,
+              self->batches ? (double) self->batched / (double) self->batches : 0.0,
+              store_take_reconnects (self->store), store_up (self->store) ? "up" : "down");
+    self->stored = self->duplicates = self->unavailable = self->batches = self->batched = 0;
+    memset (self->rejected, 0, sizeof self->rejected);
+}
+
 static void
 s_heartbeat (server_t *self)
 {
@@ -680,14 +725,32 @@ s_heartbeat (server_t *self)
 static int
 s_reload (server_t *self)
 {
-    zsys_info ("server: SIGHUP: reloading the catalog and client keys");
+    log_info ("server: SIGHUP: reloading the catalog, client keys and log level");
+    if (*self->settings->config) {
+        settings_t fresh;
+        settings_init (&fresh);
+        if (settings_load_file (&fresh, self->settings->config) == 0
+        &&  !streq (fresh.log_level, self->settings->log_level)) {
+            //  Said before the change, so that it is seen even when the new level hides info.
+            if (log_level_known (fresh.log_level)) {
+                log_info ("server: log level is now %s (was %s)", fresh.log_level,
+                          self->settings->log_level);
+                log_set_level (fresh.log_level);
+            }
+            else
+                log_error ("server: %s: log level '%s' is not error, warning, info or debug; "
+                           "keeping %s", self->settings->config, fresh.log_level,
+                           self->settings->log_level);
+        }
+        settings_free (&fresh);
+    }
     if (store_reload_catalog (self->store) == 0) {
         catalog_t *catalog = store_catalog (self->store);
-        zsys_info ("server: catalog has %zu regions and %zu metrics",
+        log_info ("server: catalog has %zu regions and %zu metrics",
                    catalog_region_count (catalog), catalog_metric_count (catalog));
     }
     else
-        zsys_warning ("server: catalog not reloaded: the database is unreachable");
+        log_warning ("server: catalog not reloaded: the database is unreachable");
     if (self->auth && auth_reload (self->auth) > 0)
         return s_rebind (self);
     return 0;
@@ -708,6 +771,7 @@ server_run (server_t *self)
         self->last_seq = seq > 0 ? seq : 0;
     }
     self->next_heartbeat = zclock_mono ();
+    self->next_stats = zclock_mono () + 60000;
     while (!zsys_interrupted) {
         int64_t wait = self->next_heartbeat - zclock_mono ();
         void *which = zpoller_wait (self->poller, wait > 0 ? (int) wait : 0);
@@ -744,6 +808,10 @@ server_run (server_t *self)
             if (seq > self->last_seq)
                 self->last_seq = seq;
         }
+        if (zclock_mono () >= self->next_stats) {
+            s_log_statistics (self);
+            self->next_stats = zclock_mono () + 60000;
+        }
         if (zclock_mono () >= self->next_heartbeat) {
             s_heartbeat (self);
             self->next_heartbeat = zclock_mono () + self->settings->heartbeat_ms;
@@ -752,6 +820,6 @@ server_run (server_t *self)
     //  Finish what is in hand: the batch gathered so far and held repeats.
     while (self->batch_count > 0)
         s_flush_batch (self);
-    zsys_info ("server: stopped");
+    log_info ("server: stopped");
     return rc;
 }

@@ -6,6 +6,8 @@
 #include "settings.h"
 
 #include <errno.h>
+#include "conf.h"
+#include "log.h"
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +39,7 @@ static const s_setting_t s_table [] = {
     { "ready-file", S_TEXT, S_AT (ready_file), "", 0, 0,
       "once bound, write 'report|feed|query ENDPOINT' lines to this file (for scripts and tests)" },
     { "log-level", S_TEXT, S_AT (log_level), "info", 0, 0,
-      "error, warning, info or debug" },
+      "error, warning, info or debug (SIGHUP rereads it from the config file)" },
     { "max-body", S_INT, S_AT (max_body), "65536", 256, 1048576,
       "largest report body in bytes; larger ones get nack too_large" },
     { "max-frame", S_INT, S_AT (max_frame), "1048576", 1024, 67108864,
@@ -50,15 +52,18 @@ static const s_setting_t s_table [] = {
       "the collector's secret certificate (from 'tally-collector keygen'): CURVE on report and query" },
     { "clients", S_TEXT, S_AT (clients), "", 0, 0,
       "folder of client certificates (NAME.cert from 'tally-reporter keygen'); only these keys get in" },
-    { "feed-curve", S_FLAG, S_AT (feed_curve), "0", 0, 0,
+    { "feed-curve", S_FLAG, S_AT (feed_curve), "no", 0, 0,
       "CURVE on the feed too: subscribers need a certificate in the clients folder" },
-    { "allow-plaintext", S_FLAG, S_AT (allow_plaintext), "0", 0, 0,
+    { "syslog", S_FLAG, S_AT (syslog), "no", 0, 0,
+      "log to syslog instead of stderr" },
+    { "allow-plaintext", S_FLAG, S_AT (allow_plaintext), "no", 0, 0,
       "accept plaintext connections on non-loopback endpoints (anyone who can reach the port can report)" },
 };
 #define S_COUNT (sizeof s_table / sizeof s_table [0])
 
+//  Set one setting from text; on a bad value, one sentence in err.
 static int
-s_assign (settings_t *self, const s_setting_t *s, const char *value, const char *origin)
+s_assign (settings_t *self, const s_setting_t *s, const char *value, char *err, size_t err_size)
 {
     void *slot = (char *) self + s->offset;
     if (s->kind == S_TEXT) {
@@ -71,28 +76,58 @@ s_assign (settings_t *self, const s_setting_t *s, const char *value, const char 
         errno = 0;
         long number = strtol (value, &end, 10);
         if (errno || end == value || *end || number < s->min || number > s->max) {
-            fprintf (stderr, "tally-collector: %s: '%s' is not a whole number from %d to %d\n",
-                     origin, value, s->min, s->max);
+            snprintf (err, err_size, "'%s' is not a whole number from %d to %d", value, s->min, s->max);
             return -1;
         }
         *(int *) slot = (int) number;
     }
-    else
-        *(bool *) slot = strcmp (value, "0") != 0;
+    else {
+        int flag = conf_flag (value);
+        if (flag < 0) {
+            snprintf (err, err_size, "'%s' is not yes or no", value);
+            return -1;
+        }
+        *(bool *) slot = flag == 1;
+    }
     return 0;
+}
+
+static const s_setting_t *
+s_lookup (const char *name, size_t name_len)
+{
+    for (size_t k = 0; k < S_COUNT; k++)
+        if (strlen (s_table [k].name) == name_len && strncmp (s_table [k].name, name, name_len) == 0)
+            return &s_table [k];
+    return NULL;
+}
+
+//  conf_load callback: one line of the config file.
+static int
+s_from_file (void *arg, const char *key, const char *value, char *err, size_t err_size)
+{
+    const s_setting_t *s = s_lookup (key, strlen (key));
+    if (!s) {
+        snprintf (err, err_size, "unknown setting (see tally-collector --help for the list)");
+        return -1;
+    }
+    return s_assign ((settings_t *) arg, s, value, err, err_size);
 }
 
 void
 settings_init (settings_t *self)
 {
     memset (self, 0, sizeof *self);
+    self->config = strdup ("");
+    char err [128];
     for (size_t i = 0; i < S_COUNT; i++)
-        s_assign (self, &s_table [i], s_table [i].fallback, "default");
+        s_assign (self, &s_table [i], s_table [i].fallback, err, sizeof err);
 }
 
 void
 settings_free (settings_t *self)
 {
+    free (self->config);
+    self->config = NULL;
     for (size_t i = 0; i < S_COUNT; i++)
         if (s_table [i].kind == S_TEXT) {
             char **slot = (char **) ((char *) self + s_table [i].offset);
@@ -117,12 +152,39 @@ settings_usage (FILE *out)
 }
 
 int
+settings_load_file (settings_t *self, const char *path)
+{
+    char err [1024];
+    if (conf_load (path, s_from_file, self, err, sizeof err)) {
+        fprintf (stderr, "tally-collector: %s\n", err);
+        return -1;
+    }
+    free (self->config);
+    self->config = strdup (path);
+    return 0;
+}
+
+int
 settings_parse (settings_t *self, int argc, char **argv, int first)
 {
+    //  The file first, so that options on the command line override it.
+    for (int i = first; i < argc; i++)
+        if (strcmp (argv [i], "-c") == 0 || strcmp (argv [i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf (stderr, "tally-collector: option '%s' needs a file\n", argv [i]);
+                return -1;
+            }
+            if (settings_load_file (self, argv [i + 1]))
+                return -1;
+        }
     for (int i = first; i < argc; i++) {
         const char *arg = argv [i];
         if (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0)
             return 1;
+        if (strcmp (arg, "-c") == 0 || strcmp (arg, "--config") == 0) {
+            i++;
+            continue;
+        }
         if (strncmp (arg, "--", 2) != 0) {
             fprintf (stderr, "tally-collector: unexpected argument '%s' (see --help)\n", arg);
             return -1;
@@ -130,11 +192,7 @@ settings_parse (settings_t *self, int argc, char **argv, int first)
         const char *name = arg + 2;
         const char *eq = strchr (name, '=');
         size_t name_len = eq ? (size_t) (eq - name) : strlen (name);
-        const s_setting_t *s = NULL;
-        for (size_t k = 0; k < S_COUNT; k++)
-            if (strlen (s_table [k].name) == name_len
-            &&  strncmp (s_table [k].name, name, name_len) == 0)
-                s = &s_table [k];
+        const s_setting_t *s = s_lookup (name, name_len);
         if (!s) {
             fprintf (stderr, "tally-collector: unknown option '%.*s' (see --help)\n",
                      (int) name_len + 2, arg);
@@ -142,7 +200,7 @@ settings_parse (settings_t *self, int argc, char **argv, int first)
         }
         const char *value;
         if (s->kind == S_FLAG)
-            value = eq ? eq + 1 : "1";
+            value = eq ? eq + 1 : "yes";
         else
         if (eq)
             value = eq + 1;
@@ -153,10 +211,16 @@ settings_parse (settings_t *self, int argc, char **argv, int first)
             fprintf (stderr, "tally-collector: option '--%s' needs a value\n", s->name);
             return -1;
         }
-        char origin [64];
-        snprintf (origin, sizeof origin, "option --%s", s->name);
-        if (s_assign (self, s, value, origin))
+        char err [256];
+        if (s_assign (self, s, value, err, sizeof err)) {
+            fprintf (stderr, "tally-collector: option --%s: %s\n", s->name, err);
             return -1;
+        }
+    }
+    if (log_set_level (self->log_level)) {
+        fprintf (stderr, "tally-collector: log level '%s' is not error, warning, info or debug\n",
+                 self->log_level);
+        return -1;
     }
     return 0;
 }

@@ -27,6 +27,8 @@ typedef struct {
     char *curve_secret;         //  the collector's certificate ("" = no CURVE)
     char *clients;              //  folder of client certificates
     bool feed_curve;            //  CURVE on the feed too
+    bool syslog;                //  log to syslog instead of stderr
+    char *config;               //  the config file read (-c), "" when none
 } settings_t;
 
 //  Fill with defaults; settings_free releases the strings.
@@ -36,6 +38,10 @@ void settings_free (settings_t *self);
 //  Parse options from argv[first..argc). Returns 0, 1 after printing --help,
 //  or -1 after printing to stderr one line naming the bad option or value.
 int settings_parse (settings_t *self, int argc, char **argv, int first);
+
+//  Read a config file into self (as -c does). Returns 0, or -1 after one
+//  line on stderr naming file, line and key.
+int settings_load_file (settings_t *self, const char *path);
 
 //  Print the option list (used by --help).
 void settings_usage (FILE *out);

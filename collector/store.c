@@ -7,6 +7,7 @@
     attempt; the outage is logged when it starts and when it ends.
 */
 #include "store.h"
+#include "log.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -25,6 +26,7 @@ struct store_t {
     int64_t down_since;         //  zclock_mono when the outage started (0: never down)
     int attempts;               //  failed attempts in this outage
     bool ever_up;               //  connected at least once
+    int reconnects;             //  reconnections since store_take_reconnects
     catalog_t *catalog;         //  last catalog loaded
 };
 
@@ -212,7 +214,7 @@ s_mark_down (store_t *self, const char *why)
         self->down_since = now;
         self->attempts = 0;
         self->backoff_ms = BACKOFF_MIN_MS;
-        zsys_error ("store: database unreachable (%s); answering reports 'unavailable' "
+        log_error ("store: database unreachable (%s); answering reports 'unavailable' "
                     "and reconnecting with back-off up to %d s", why, BACKOFF_MAX_MS / 1000);
     }
     self->state = STORE_DOWN;
@@ -278,7 +280,7 @@ store_reload_catalog (store_t *self)
     char err [256];
     catalog_t *catalog = s_catalog_load (self, err, sizeof err);
     if (!catalog) {
-        zsys_error ("store: cannot read the catalog (%s); keeping the one loaded before", err);
+        log_error ("store: cannot read the catalog (%s); keeping the one loaded before", err);
         return -1;
     }
     catalog_destroy (&self->catalog);
@@ -319,14 +321,16 @@ store_ensure (store_t *self)
     }
     catalog_destroy (&self->catalog);
     self->catalog = catalog;
-    if (self->down_since && self->ever_up)
-        zsys_info ("store: database reachable again after %.1f s (%d failed attempts)",
+    if (self->down_since && self->ever_up) {
+        self->reconnects++;
+        log_info ("store: database reachable again after %.1f s (%d failed attempts)",
                    (double) (zclock_mono () - self->down_since) / 1000.0, self->attempts);
+    }
     else
     if (self->down_since)
-        zsys_info ("store: database reachable after %.1f s (%d failed attempts)",
+        log_info ("store: database reachable after %.1f s (%d failed attempts)",
                    (double) (zclock_mono () - self->down_since) / 1000.0, self->attempts);
-    zsys_info ("store: connected to database '%s' on %s:%s; catalog has %zu regions and %zu metrics",
+    log_info ("store: connected to database '%s' on %s:%s; catalog has %zu regions and %zu metrics",
                PQdb (self->conn), PQhost (self->conn), PQport (self->conn),
                catalog_region_count (catalog), catalog_metric_count (catalog));
     self->state = STORE_UP;
@@ -350,6 +354,14 @@ store_retry_ms (store_t *self)
     return wait < 500 ? 500 : wait;
 }
 
+int
+store_take_reconnects (store_t *self)
+{
+    int count = self->reconnects;
+    self->reconnects = 0;
+    return count;
+}
+
 catalog_t *
 store_catalog (store_t *self)
 {
@@ -371,7 +383,7 @@ s_failed (store_t *self, PGresult *res, const char *what)
         s_mark_down (self, err);
         return -1;
     }
-    zsys_error ("store: %s failed: %s", what, err);
+    log_error ("store: %s failed: %s", what, err);
     s_run (self, "ROLLBACK");
     return -2;
 }

@@ -66,6 +66,9 @@ bool store_up (store_t *self);
 //  Milliseconds until the next connection attempt (for nack retry_ms).
 int64_t store_retry_ms (store_t *self);
 
+//  Reconnections since the last call (for the statistics line).
+int store_take_reconnects (store_t *self);
+
 //  The catalog last loaded (borrowed; NULL before the first connection).
 catalog_t *store_catalog (store_t *self);
 

@@ -4,6 +4,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "catalog.h"
 #include "settings.h"
@@ -108,6 +109,75 @@ START_TEST (test_settings_bad_input)
 }
 END_TEST
 
+//  Write text to a fresh temp file; returns its malloc'd path.
+static char *
+s_temp_file (const char *text)
+{
+    char *path = strdup ("/tmp/tally-conf-XXXXXX");
+    int fd = mkstemp (path);
+    ck_assert_int_ge (fd, 0);
+    ck_assert_int_eq (write (fd, text, strlen (text)), (ssize_t) strlen (text));
+    close (fd);
+    return path;
+}
+
+START_TEST (test_config_file_and_precedence)
+{
+    char *path = s_temp_file (
+        "# tally-collector settings\n"
+        "db = host=db.example dbname=tally\n"
+        "batch-max = 200   # smaller batches\n"
+        "report = \"tcp://127.0.0.1:9701\"\n"
+        "allow-plaintext = yes\n");
+    settings_t settings;
+    settings_init (&settings);
+    //  The file overrides the defaults; the command line overrides the file.
+    char *argv [] = { "tally-collector", "-c", path, "--batch-max", "300", NULL };
+    ck_assert_int_eq (settings_parse (&settings, 5, argv, 1), 0);
+    ck_assert_str_eq (settings.db, "host=db.example dbname=tally");
+    ck_assert_int_eq (settings.batch_max, 300);
+    ck_assert_str_eq (settings.report, "tcp://127.0.0.1:9701");
+    ck_assert_str_eq (settings.feed, "tcp://*:7702");
+    ck_assert (settings.allow_plaintext);
+    settings_free (&settings);
+    unlink (path);
+    free (path);
+}
+END_TEST
+
+//  Bad config files are refused with file, line and key named.
+static void
+s_expect_bad_config (const char *text, const char *words)
+{
+    char *path = s_temp_file (text);
+    settings_t settings;
+    settings_init (&settings);
+    char *argv [] = { "tally-collector", "--config", path, NULL };
+    FILE *saved = stderr;
+    char buffer [1024] = "";
+    stderr = fmemopen (buffer, sizeof buffer, "w");
+    int rc = settings_parse (&settings, 3, argv, 1);
+    fclose (stderr);
+    stderr = saved;
+    ck_assert_int_eq (rc, -1);
+    char where [300];
+    snprintf (where, sizeof where, "%s:%s", path, words);
+    ck_assert_msg (strstr (buffer, where), "'%s' does not say '%s'", buffer, where);
+    settings_free (&settings);
+    unlink (path);
+    free (path);
+}
+
+START_TEST (test_config_file_errors)
+{
+    s_expect_bad_config ("db = x\ncolour = red\n", "2: key 'colour': unknown setting");
+    s_expect_bad_config ("\n\nbatch-max = lots\n", "3: key 'batch-max': 'lots' is not a whole number");
+    s_expect_bad_config ("feed-curve = maybe\n", "1: key 'feed-curve': 'maybe' is not yes or no");
+    s_expect_bad_config ("just words\n", "1: expected 'key = value'");
+    s_expect_bad_config ("db = \"open quote\n", "1: key 'db': unterminated");
+}
+END_TEST
+
 int
 main (void)
 {
@@ -117,6 +187,8 @@ main (void)
     tcase_add_test (tc, test_catalog_rejects_in_protocol_order);
     tcase_add_test (tc, test_settings_defaults_and_overrides);
     tcase_add_test (tc, test_settings_bad_input);
+    tcase_add_test (tc, test_config_file_and_precedence);
+    tcase_add_test (tc, test_config_file_errors);
     suite_add_tcase (suite, tc);
     SRunner *runner = srunner_create (suite);
     srunner_run_all (runner, CK_NORMAL);

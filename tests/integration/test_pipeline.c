@@ -516,6 +516,9 @@ START_TEST (test_database_restart)
     proto_msg_t *pong = s_recv (query);
     ck_assert_str_eq (pong->db, "down");
     proto_msg_destroy (&pong);
+    //  The health command says so by its exit status.
+    const char *check [] = { tt_collector_bin, "ping", "--query", s_collector->query_ep, NULL };
+    ck_assert_int_eq (tt_run (check, 10000, NULL), 1);
 
     tt_pg_restart (s_pg);
     //  Resend, as a reporter does on `unavailable`, until all are stored.
@@ -537,6 +540,7 @@ START_TEST (test_database_restart)
     ck_assert_str_eq (pong->db, "up");
     proto_msg_destroy (&pong);
     proto_msg_destroy (&ping);
+    ck_assert_int_eq (tt_run (check, 10000, NULL), 0);
 
     //  The outage was logged once when it started and once when it ended.
     char *log = tt_slurp (s_collector->log_path);
@@ -579,6 +583,52 @@ START_TEST (test_sigterm)
 }
 END_TEST
 
+//  Health check against nobody: exit 2 with a message.
+START_TEST (test_ping_nobody)
+{
+    const char *check [] = { tt_collector_bin, "ping", "--query", "tcp://127.0.0.1:9", "--timeout", "1", NULL };
+    char *out = NULL;
+    ck_assert_int_eq (tt_run (check, 10000, &out), 2);
+    ck_assert_ptr_nonnull (strstr (out, "no answer"));
+    free (out);
+}
+END_TEST
+
+//  SIGHUP rereads the log level from the config file and says what changed.
+START_TEST (test_sighup_reload)
+{
+    char *dir = tt_tempdir ("conf");
+    char path [300];
+    snprintf (path, sizeof path, "%s/collector.conf", dir);
+    FILE *file = fopen (path, "w");
+    fprintf (file, "log-level = info\nbatch-max = 500\n");
+    fclose (file);
+    const char *extra [] = { "-c", path, NULL };
+    tt_collector_t *own = tt_collector_start (s_pg->conninfo, extra, NULL);
+    file = fopen (path, "w");
+    fprintf (file, "log-level = warning\nbatch-max = 500\n");
+    fclose (file);
+    kill (own->pid, SIGHUP);
+    int64_t deadline = tt_now_ms () + 10000;
+    char *log = NULL;
+    while (tt_now_ms () < deadline) {
+        free (log);
+        log = tt_slurp (own->log_path);
+        if (strstr (log, "log level is now warning"))
+            break;
+        zclock_sleep (50);
+    }
+    ck_assert_ptr_nonnull (strstr (log, "log level is now warning (was info)"));
+    ck_assert_ptr_nonnull (strstr (log, "catalog has 9 regions"));
+    ck_assert_ptr_nonnull (strstr (log, "batch-max='500'"));      //  the file was read at start
+    free (log);
+    ck_assert_int_eq (tt_collector_stop (&own, SIGTERM), 0);
+    unlink (path);
+    rmdir (dir);
+    free (dir);
+}
+END_TEST
+
 START_TEST (test_migrate_twice)
 {
     ck_assert_int_eq (tt_migrate (s_pg->conninfo), 0);
@@ -608,6 +658,8 @@ main (void)
     tcase_add_test (tc, test_req_peer_and_query);
     tcase_add_test (tc, test_sigterm);
     tcase_add_test (tc, test_migrate_twice);
+    tcase_add_test (tc, test_ping_nobody);
+    tcase_add_test (tc, test_sighup_reload);
     tcase_add_test (tc, test_database_restart);
     suite_add_tcase (suite, tc);
     SRunner *runner = srunner_create (suite);

@@ -1,0 +1,105 @@
+/*  health.c — `tally-collector ping`: one ping on the query endpoint. */
+#include "health.h"
+
+#include <czmq.h>
+#include "proto_msg.h"
+
+static int
+s_usage (const char *why)
+{
+    fprintf (stderr, "tally-collector ping: %s\n"
+             "usage: tally-collector ping [--query EP] [--timeout SECONDS] "
+             "[--server-key FILE --key FILE]\n", why);
+    return 2;
+}
+
+int
+health_ping (int argc, char **argv)
+{
+    const char *query = "tcp://127.0.0.1:7703", *server_key = NULL, *key = NULL;
+    int timeout = 5;
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv [i];
+        if (streq (arg, "--help") || streq (arg, "-h")) {
+            printf ("usage: tally-collector ping [--query EP] [--timeout SECONDS] "
+                    "[--server-key FILE --key FILE]\n"
+                    "Asks a running collector for a pong. Exit status: 0 it answers and its database\n"
+                    "is up, 1 it answers but its database is down, 2 no answer within the timeout\n"
+                    "(default 5 s) or a usage error. Defaults: --query tcp://127.0.0.1:7703.\n");
+            return 0;
+        }
+        if (i + 1 >= argc)
+            return s_usage ("every option takes a value");
+        if (streq (arg, "--query"))
+            query = argv [++i];
+        else
+        if (streq (arg, "--server-key"))
+            server_key = argv [++i];
+        else
+        if (streq (arg, "--key"))
+            key = argv [++i];
+        else
+        if (streq (arg, "--timeout")) {
+            timeout = atoi (argv [++i]);
+            if (timeout < 1 || timeout > 3600)
+                return s_usage ("--timeout takes whole seconds from 1 to 3600");
+        }
+        else
+            return s_usage ("unknown option");
+    }
+    if ((server_key == NULL) != (key == NULL))
+        return s_usage ("CURVE needs both --server-key and --key");
+
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    if (key) {
+        char path [1024];
+        snprintf (path, sizeof path, "%s", key);
+        size_t len = strlen (path);
+        if (len > 7 && streq (path + len - 7, "_secret"))
+            path [len - 7] = 0;
+        zcert_t *mine = zcert_load (path);
+        zcert_t *server = zcert_load (server_key);
+        if (!mine || !server) {
+            fprintf (stderr, "tally-collector ping: cannot read %s\n", mine ? server_key : key);
+            zcert_destroy (&mine);
+            zcert_destroy (&server);
+            zsock_destroy (&sock);
+            return 2;
+        }
+        zcert_apply (mine, sock);
+        zsock_set_curve_serverkey (sock, zcert_public_txt (server));
+        zcert_destroy (&mine);
+        zcert_destroy (&server);
+    }
+    zsock_set_rcvtimeo (sock, timeout * 1000);
+    zsock_set_linger (sock, 0);
+    if (zsock_connect (sock, "%s", query) != 0) {
+        zsock_destroy (&sock);
+        return s_usage ("--query is not a valid endpoint");
+    }
+    proto_msg_t *ping = proto_msg_new (PROTO_PING);
+    size_t size;
+    uint8_t *body = proto_msg_encode (ping, &size, NULL);
+    proto_msg_destroy (&ping);
+    zframe_t *frame = zframe_new (body, size);
+    free (body);
+    zframe_send (&frame, sock, 0);
+    frame = zframe_recv (sock);
+    int rc = 2;
+    if (!frame)
+        fprintf (stderr, "tally-collector ping: no answer from %s within %d s\n", query, timeout);
+    else {
+        proto_error_t err;
+        proto_msg_t *pong = proto_msg_decode (zframe_data (frame), zframe_size (frame), 0, &err);
+        if (pong && pong->type == PROTO_PONG) {
+            rc = streq (pong->db, "up") ? 0 : 1;
+            printf ("collector at %s answers; database %s\n", query, pong->db);
+        }
+        else
+            fprintf (stderr, "tally-collector ping: %s answered something else than a pong\n", query);
+        proto_msg_destroy (&pong);
+        zframe_destroy (&frame);
+    }
+    zsock_destroy (&sock);
+    return rc;
+}
