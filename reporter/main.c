@@ -137,17 +137,26 @@ s_print_usage (FILE *out)
         fprintf (out, "  tally-reporter %s\n", s_commands [i].synopsis);
     fprintf (out,
         "\nRun `tally-reporter COMMAND --help` for each command's options.\n\n"
-        "Every report is written to the outbox and made durable before it is\n"
-        "sent; it leaves the outbox when the collector acks it (stored, or\n"
-        "duplicate: stored before) or rejects it for good (kept in\n"
-        "OUTBOX/rejected with the reason, and shown). Silence or `unavailable`\n"
-        "means resending with back-off (up to 30 s between tries).\n\n"
+        "Every report is written to the outbox and made durable (fsync) before it\n"
+        "is sent, as the exact message sent, under a seq that is never reused.\n"
+        "What one send is given is queued all or nothing, and the same input sent\n"
+        "twice is queued once (\"already queued at ...\"; --again to resend it).\n"
+        "Reports go out in seq order, at most --window awaiting a verdict. A\n"
+        "report leaves the outbox when the collector acks it (stored, or\n"
+        "duplicate: stored before) or rejects it for good: then it is shown\n"
+        "(region, as_of, code, reason) and kept in OUTBOX/rejected with the\n"
+        "reason. No reply within 3 s, or `unavailable`, means resending with\n"
+        "exponential back-off and jitter (at most 30 s apart, never sooner than\n"
+        "the collector's retry_ms); the connection is re-established by itself.\n"
+        "SIGINT/SIGTERM stop cleanly; the outbox survives any crash.\n\n"
         "exit status of send and flush:\n"
         "  0  every report was acked\n"
         "  1  some report was permanently rejected (see the message or `status`)\n"
         "  2  usage, input or outbox error (nothing was queued)\n"
         "  3  some reports are still undelivered: they stay queued and go with\n"
-        "     the next send, flush or run\n");
+        "     the next send, flush or run\n"
+        "(1 wins over 3. send and flush deliver everything queued, not only the\n"
+        "new input.)\n");
 }
 
 static void
