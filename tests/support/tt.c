@@ -280,6 +280,10 @@ tt_collector_start (const char *conninfo, const char *const *extra, const tt_col
 
     const char *argv [64];
     int argc = 0;
+    //  TALLY_COLLECTOR_WRAPPER runs the collector under a tool (valgrind).
+    const char *wrapper = getenv ("TALLY_COLLECTOR_WRAPPER");
+    if (wrapper && *wrapper)
+        argv [argc++] = wrapper;
     argv [argc++] = tt_collector_bin;
     argv [argc++] = "--db";
     argv [argc++] = conninfo;
@@ -296,7 +300,7 @@ tt_collector_start (const char *conninfo, const char *const *extra, const tt_col
     argv [argc] = NULL;
     self->pid = tt_spawn (argv, self->log_path);
 
-    int64_t deadline = tt_now_ms () + 10000;
+    int64_t deadline = tt_now_ms () + (wrapper && *wrapper ? 60000 : 10000);
     while (!s_read_ready (self)) {
         if (tt_now_ms () > deadline || tt_wait (self->pid, 0) >= 0) {
             char *log = tt_slurp (self->log_path);
@@ -316,7 +320,8 @@ tt_collector_stop (tt_collector_t **self_p, int sig)
         return -1;
     tt_collector_t *self = *self_p;
     kill (self->pid, sig);
-    int rc = tt_wait (self->pid, 10000);
+    const char *wrapper = getenv ("TALLY_COLLECTOR_WRAPPER");
+    int rc = tt_wait (self->pid, wrapper && *wrapper ? 60000 : 10000);
     if (rc < 0) {
         kill (self->pid, SIGKILL);
         waitpid (self->pid, NULL, 0);

@@ -50,9 +50,10 @@ typedef struct {
 } tt_collector_t;
 
 //  Start the collector against conninfo with extra arguments (NULL-terminated,
-//  may be NULL) and wait (up to 10 s) until it has bound its sockets. When
-//  ports is not NULL, binds these three endpoints instead of ephemeral ones
-//  (used to restart a collector on the same endpoints).
+//  may be NULL) and wait (up to 10 s; 60 s under TALLY_COLLECTOR_WRAPPER, a
+//  program the collector is run through, e.g. a valgrind script) until it has
+//  bound its sockets. When ports is not NULL, binds these three endpoints
+//  instead of ephemeral ones (used to restart a collector on the same endpoints).
 tt_collector_t *tt_collector_start (const char *conninfo, const char *const *extra,
                                     const tt_collector_t *ports);
 //  Send sig (SIGTERM, SIGKILL...) and wait up to 10 s; returns the exit status
