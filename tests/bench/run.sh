@@ -138,6 +138,7 @@ say "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpu
 say "postgres: $("$psql_bin" -X -tA -d "$conninfo" -c "SELECT version()" | cut -d, -f1);" \
     "fsync=$(sql "$conninfo" "SHOW fsync") synchronous_commit=$(sql "$conninfo" "SHOW synchronous_commit")" \
     "shared_buffers=$(sql "$conninfo" "SHOW shared_buffers")"
+say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews every figure)"
 say "catalog: $(tail -n +2 "$share/catalog/regions.csv" | wc -l) regions (300 leaf counties)," \
     "$(tail -n +2 "$share/catalog/metrics.csv" | wc -l) metrics; phases of ${seconds} s after ${warmup} s warm-up"
 
@@ -329,6 +330,7 @@ say ""
 say "targets: ratio $ratio >= 0.5 $(verdict "$ratio" ge 0.5); ack p99 $ack_p99 ms <= 5 $(verdict "$ack_p99" le 5);" \
     "feed p99 $feed_p99 ms <= 10 $(verdict "$feed_p99" le 10); history_ratio $history_ratio >= 0.9" \
     "$(verdict "$history_ratio" ge 0.9); rss $rss_mib MiB <= 32 $(verdict "$rss_mib" le 32)"
+say "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 say "correctness: $([ "$failures" = 0 ] && echo OK || echo "$failures FAILED"); took ${elapsed} s"
 say "summary: reports_per_s=${rps_empty} copy_reports_per_s=${copy_rps} ratio=${ratio}" \
     "ack_p50_ms=${ack_p50} ack_p99_ms=${ack_p99} feed_p99_ms=${feed_p99}" \
