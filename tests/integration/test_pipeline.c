@@ -583,6 +583,43 @@ START_TEST (test_sigterm)
 }
 END_TEST
 
+//  A collector whose database is unreachable from the start stays up,
+//  answers `unavailable` with retry_ms, and says so once in its log.
+START_TEST (test_database_unreachable_at_start)
+{
+    const char *nowhere = "host=127.0.0.1 port=9 dbname=tally user=tally connect_timeout=2";
+    tt_collector_t *own = tt_collector_start (nowhere, NULL, NULL);
+    zsock_t *dealer = zsock_new_dealer (own->report_ep);
+    zsock_set_rcvtimeo (dealer, 10000);
+    for (int i = 1; i <= 3; i++) {
+        proto_msg_t *report = s_report ("early", i, "220502", "2025-05-01");
+        proto_msg_add_value (report, false, "projects_new", i);
+        s_send (dealer, report);
+        proto_msg_t *reply = s_recv (dealer);
+        ck_assert_int_eq (reply->type, PROTO_NACK);
+        ck_assert_int_eq (reply->code, PROTO_UNAVAILABLE);
+        ck_assert (reply->has_retry_ms && reply->retry_ms >= 500);
+        proto_msg_destroy (&reply);
+        proto_msg_destroy (&report);
+    }
+    //  Garbage still gets its precise verdict.
+    s_send_raw (dealer, "\xc1", 1);
+    proto_msg_t *reply = s_recv (dealer);
+    ck_assert_int_eq (reply->code, PROTO_MALFORMED);
+    proto_msg_destroy (&reply);
+    const char *check [] = { tt_collector_bin, "ping", "--query", own->query_ep, NULL };
+    ck_assert_int_eq (tt_run (check, 10000, NULL), 1);
+    char *log = tt_slurp (own->log_path);
+    int starts = 0;
+    for (char *p = log; (p = strstr (p, "database unreachable")); p++)
+        starts++;
+    ck_assert_int_eq (starts, 1);
+    free (log);
+    zsock_destroy (&dealer);
+    ck_assert_int_eq (tt_collector_stop (&own, SIGTERM), 0);
+}
+END_TEST
+
 //  Health check against nobody: exit 2 with a message.
 START_TEST (test_ping_nobody)
 {
@@ -659,6 +696,7 @@ main (void)
     tcase_add_test (tc, test_sigterm);
     tcase_add_test (tc, test_migrate_twice);
     tcase_add_test (tc, test_ping_nobody);
+    tcase_add_test (tc, test_database_unreachable_at_start);
     tcase_add_test (tc, test_sighup_reload);
     tcase_add_test (tc, test_database_restart);
     suite_add_tcase (suite, tc);
