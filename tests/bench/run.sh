@@ -230,11 +230,14 @@ SELECT :base + i, 'hist-' || (i % 1000), i / 1000 + 1, l.code,
   FROM generate_series (1, :n::bigint) i JOIN h_leaf l ON l.k = i % :nleaf
  ORDER BY i;
 SELECT setval ('report_id_seq', greatest (:base + :n, (SELECT last_value FROM report_id_seq)));
+-- Values: the primary key is rebuilt once afterwards (same name, same
+-- definition), much faster than maintaining it row by row.
+ALTER TABLE report_value DROP CONSTRAINT report_value_pkey;
 INSERT INTO report_value (report_id, metric, value)
 SELECT :base + i, m.key, (i * 7919 + j * 104729) % (least (m.max_value, 10000) + 1)
   FROM generate_series (1, :n::bigint) i CROSS JOIN generate_series (0, 9) j
-  JOIN h_metric m ON m.k = ((i % :nleaf) + j) % :nmetric
- ORDER BY i, m.key;
+  JOIN h_metric m ON m.k = ((i % :nleaf) + j) % :nmetric;
+ALTER TABLE report_value ADD CONSTRAINT report_value_pkey PRIMARY KEY (report_id, metric);
 -- Current figures: a leaf always reports the same metrics, so its newest
 -- report of a year (ties: the later-stored) holds all of them.
 INSERT INTO current_value (region, metric, year, value, as_of, report_id)
