@@ -12,7 +12,9 @@
     `window` resends per back-off step, not the whole outbox.
 
     An outage is logged once when it starts and once when it ends, not per
-    report.
+    report. With several collectors, s_fail_over moves to the next one when
+    the current one is silent (see deliver.h); it is the only place the
+    socket is replaced.
 */
 #include "deliver.h"
 
@@ -33,12 +35,19 @@ typedef struct {
     size_t size;
     int failures;                       //  consecutive silences/unavailables
     int64_t due;                        //  SENT: reply expected by; WAITING: resend at
+    int64_t sent_at;                    //  SENT: when it went on the wire
 } s_item_t;
 
 struct _deliver_t {
     outbox_t *outbox;                   //  where reports come from (borrowed)
-    zsock_t *socket;                    //  DEALER to the collector
-    char *endpoint;                     //  for messages
+    zsock_t *socket;                    //  DEALER to the current collector
+    char *endpoints [DELIVER_ENDPOINTS_MAX];    //  the collectors, in order
+    size_t endpoint_count;              //  how many
+    size_t current;                     //  index of the one we talk to
+    char *public_key, *secret_key;      //  our CURVE pair, Z85 (NULL: plaintext)
+    char *server_key;                   //  the collectors' public key, Z85
+    int64_t last_reply;                 //  mono ms of the last reply (0: none yet)
+    size_t silent_switches;             //  fail-overs since the last reply
     FILE *log;                          //  verdicts and outages are told here
     size_t window;                      //  max SENT + WAITING
     zlistx_t *queued;                   //  s_item_t, QUEUED, in seq order
@@ -68,11 +77,10 @@ s_item_destroy (s_item_t **item_p)
     }
 }
 
-deliver_t *
-deliver_new (outbox_t *outbox, const char *endpoint, size_t window, FILE *log,
-             char *err, size_t err_size)
+//  A DEALER to endpoint with our options; NULL with err filled.
+static zsock_t *
+s_socket_new (deliver_t *self, const char *endpoint, char *err, size_t err_size)
 {
-    assert (outbox);
     zsock_t *socket = zsock_new (ZMQ_DEALER);
     if (!socket) {
         snprintf (err, err_size, "cannot create a ZeroMQ socket: %s", zmq_strerror (zmq_errno ()));
@@ -84,19 +92,47 @@ deliver_new (outbox_t *outbox, const char *endpoint, size_t window, FILE *log,
     zsock_set_heartbeat_ivl (socket, 2000);
     zsock_set_heartbeat_timeout (socket, 6000);
     zsock_set_maxmsgsize (socket, 1024 * 1024);
+    if (self->public_key) {
+        zsock_set_curve_publickey (socket, self->public_key);
+        zsock_set_curve_secretkey (socket, self->secret_key);
+        zsock_set_curve_serverkey (socket, self->server_key);
+    }
     if (zsock_connect (socket, "%s", endpoint) == -1) {
         snprintf (err, err_size, "cannot connect to the collector at \"%s\": %s "
                   "(expected e.g. tcp://host:7701)", endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&socket);
         return NULL;
     }
+    return socket;
+}
+
+deliver_t *
+deliver_new_with (outbox_t *outbox, const deliver_options_t *options, FILE *log,
+                  char *err, size_t err_size)
+{
+    assert (outbox && options);
+    if (options->endpoint_count < 1 || options->endpoint_count > DELIVER_ENDPOINTS_MAX) {
+        snprintf (err, err_size, "give 1 to %d collector endpoints, not %zu",
+                  DELIVER_ENDPOINTS_MAX, options->endpoint_count);
+        return NULL;
+    }
+    if (options->public_key && (!options->secret_key || !options->server_key)) {
+        snprintf (err, err_size, "CURVE needs our key pair and the collector's public key");
+        return NULL;
+    }
     deliver_t *self = (deliver_t *) zmalloc (sizeof (deliver_t));
     assert (self);
     self->outbox = outbox;
-    self->socket = socket;
-    self->endpoint = strdup (endpoint);
+    self->endpoint_count = options->endpoint_count;
+    for (size_t i = 0; i < options->endpoint_count; i++)
+        self->endpoints [i] = strdup (options->endpoints [i]);
+    if (options->public_key) {
+        self->public_key = strdup (options->public_key);
+        self->secret_key = strdup (options->secret_key);
+        self->server_key = strdup (options->server_key);
+    }
     self->log = log ? log : stderr;
-    self->window = window ? window : DELIVER_WINDOW;
+    self->window = options->window ? options->window : DELIVER_WINDOW;
     self->queued = zlistx_new ();
     self->flight = zlistx_new ();
     zlistx_set_destructor (self->queued, (zlistx_destructor_fn *) s_item_destroy);
@@ -107,7 +143,27 @@ deliver_new (outbox_t *outbox, const char *endpoint, size_t window, FILE *log,
     self->reply_timeout = DELIVER_REPLY_TIMEOUT;
     self->backoff_base = BACKOFF_BASE_MS;
     self->seed = (uint32_t) zclock_time () ^ (uint32_t) getpid ();
+    //  Every endpoint must be usable now, not at the first fail-over: try
+    //  each (connecting sends nothing), keep the first.
+    for (size_t i = self->endpoint_count; i-- > 0; ) {
+        zsock_t *socket = s_socket_new (self, self->endpoints [i], err, err_size);
+        if (!socket) {
+            deliver_destroy (&self);
+            return NULL;
+        }
+        zsock_destroy (&self->socket);
+        self->socket = socket;
+    }
     return self;
+}
+
+deliver_t *
+deliver_new (outbox_t *outbox, const char *endpoint, size_t window, FILE *log,
+             char *err, size_t err_size)
+{
+    const char *endpoints [1] = { endpoint };
+    deliver_options_t options = { .endpoints = endpoints, .endpoint_count = 1, .window = window };
+    return deliver_new_with (outbox, &options, log, err, err_size);
 }
 
 void
@@ -121,7 +177,11 @@ deliver_destroy (deliver_t **self_p)
     zlistx_destroy (&self->queued);
     zlistx_destroy (&self->flight);
     zhashx_destroy (&self->known);
-    free (self->endpoint);
+    for (size_t i = 0; i < self->endpoint_count; i++)
+        free (self->endpoints [i]);
+    free (self->public_key);
+    free (self->secret_key);
+    free (self->server_key);
     free (self);
     *self_p = NULL;
 }
@@ -171,6 +231,13 @@ deliver_stats (deliver_t *self)
     return &self->stats;
 }
 
+const char *
+deliver_endpoint (deliver_t *self)
+{
+    assert (self);
+    return self->endpoints [self->current];
+}
+
 //  Forget an item: it has left the outbox.
 static void
 s_forget (deliver_t *self, s_item_t *item)
@@ -214,6 +281,7 @@ s_entry_move (deliver_t *self, s_item_t *item, s_event_t event, int64_t retry_ms
             if (s_send (self, item)) {
                 item->state = S_SENT;
                 item->due = now + self->reply_timeout;
+                item->sent_at = now;
             }
             else
             if (!item->body)
@@ -252,7 +320,7 @@ s_outage_over (deliver_t *self)
 {
     if (self->outage_since) {
         fprintf (self->log, "tally-reporter: collector at %s answering again after %.1f s\n",
-                 self->endpoint, (zclock_mono () - self->outage_since) / 1000.0);
+                 deliver_endpoint (self), (zclock_mono () - self->outage_since) / 1000.0);
         fflush (self->log);
         self->outage_since = 0;
     }
@@ -263,6 +331,10 @@ s_outage_over (deliver_t *self)
 static void
 s_handle_reply (deliver_t *self, const uint8_t *data, size_t size)
 {
+    //  Anything at all shows the collector is alive.
+    self->stats.replies++;
+    self->last_reply = zclock_mono ();
+    self->silent_switches = 0;
     proto_error_t error;
     proto_msg_t *reply = proto_msg_decode (data, size, 0, &error);
     if (!reply) {
@@ -330,12 +402,71 @@ s_handle_reply (deliver_t *self, const uint8_t *data, size_t size)
     proto_msg_destroy (&reply);
 }
 
+//  True when the current collector is silent: a report in flight is past
+//  its reply time and nothing at all came back since it was sent.
+static bool
+s_collector_silent (deliver_t *self, int64_t now)
+{
+    for (s_item_t *item = (s_item_t *) zlistx_first (self->flight); item;
+         item = (s_item_t *) zlistx_next (self->flight))
+        if (item->state == S_SENT && now >= item->due && self->last_reply < item->sent_at)
+            return true;
+    return false;
+}
+
+//  Move to the next collector. During the first round of silent collectors
+//  what was in flight is resent there at once; after a whole round, with
+//  back-off (an outage of every collector).
+static void
+s_fail_over (deliver_t *self, int64_t now)
+{
+    const char *from = deliver_endpoint (self);
+    char err [600];
+    zsock_t *socket = NULL;
+    for (size_t tried = 0; !socket && tried < self->endpoint_count; tried++) {
+        self->current = (self->current + 1) % self->endpoint_count;
+        socket = s_socket_new (self, deliver_endpoint (self), err, sizeof err);
+        if (!socket)
+            fprintf (self->log, "tally-reporter: %s\n", err);
+    }
+    if (!socket)
+        return;                         //  keep the old socket: it still reconnects
+    zsock_destroy (&self->socket);
+    self->socket = socket;
+    self->stats.failovers++;
+    self->silent_switches++;
+    bool round_done = self->silent_switches >= self->endpoint_count;
+    if (!self->outage_since)
+        self->outage_since = now - self->reply_timeout;
+    if (!round_done)
+        fprintf (self->log, "tally-reporter: no reply from the collector at %s for %.1f s; "
+                 "trying %s (reports in flight are resent there)\n",
+                 from, self->reply_timeout / 1000.0, deliver_endpoint (self));
+    else
+    if (self->silent_switches == self->endpoint_count)
+        fprintf (self->log, "tally-reporter: none of the %zu collectors answers; reports stay "
+                 "queued and are resent with back-off, trying each in turn\n", self->endpoint_count);
+    fflush (self->log);
+    for (s_item_t *item = (s_item_t *) zlistx_first (self->flight); item;
+         item = (s_item_t *) zlistx_next (self->flight)) {
+        if (!round_done) {
+            item->state = S_WAITING;
+            item->due = now;
+        }
+        else
+        if (item->state == S_SENT)
+            s_entry_move (self, item, S_FAILED, 0);
+    }
+}
+
 //  Resend what waited long enough, give up waiting on what stayed silent,
 //  and fill the window from the queue.
 static void
 s_send_due (deliver_t *self)
 {
     int64_t now = zclock_mono ();
+    if (self->endpoint_count > 1 && s_collector_silent (self, now))
+        s_fail_over (self, now);
     zlistx_t *due = zlistx_new ();
     for (s_item_t *item = (s_item_t *) zlistx_first (self->flight); item;
          item = (s_item_t *) zlistx_next (self->flight)) {
@@ -343,8 +474,13 @@ s_send_due (deliver_t *self)
             if (!self->outage_since) {
                 self->outage_since = now - self->reply_timeout;
                 fprintf (self->log, "tally-reporter: no reply from the collector at %s for %.1f s; "
-                         "reports stay queued and are resent with back-off\n",
-                         self->endpoint, self->reply_timeout / 1000.0);
+                         "reports stay queued and are resent with back-off%s\n",
+                         deliver_endpoint (self), self->reply_timeout / 1000.0,
+                         self->stats.replies ? ""
+                         : self->public_key ? " (no reply at all yet: does the collector know our key, "
+                                              "and is --server-key its public key?)"
+                         : " (no reply at all yet: is the collector running, and does it need "
+                           "--server-key/--key?)");
                 fflush (self->log);
             }
             s_entry_move (self, item, S_FAILED, 0);

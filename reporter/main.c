@@ -4,11 +4,13 @@
     durable outbox and delivers them to tally-collector, showing its verdict.
     This file only parses the command line and launches the modules: input
     (reading and checking figures), outbox (the durable queue), deliver (the
-    conversation with the collector) and dropbox (the watched folder).
+    conversation with the collector), dropbox (the watched folder),
+    curve_keys (reading CURVE certificates); keygen is common/keygen.
 
     Options live in one table, s_settings: name, argument, default, which
-    commands take it and its help text. The same table drives parsing and
-    --help, so a new setting is one line here.
+    commands take it and its help text. The same table drives parsing of
+    the command line and of a config file (-c FILE: the keys are the long
+    option names) and --help, so a new setting is one line here.
 */
 #include <czmq.h>
 #include <errno.h>
@@ -16,9 +18,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "conf.h"
+#include "curve_keys.h"
 #include "deliver.h"
 #include "dropbox.h"
 #include "input.h"
+#include "keygen.h"
 #include "outbox.h"
 
 //  Exit codes (documented in --help).
@@ -28,14 +33,15 @@
 #define EXIT_UNDELIVERED    3           //  some reports still queued
 
 //  Commands, as bits so that a setting can name the commands taking it.
-enum { C_SEND = 1, C_FLUSH = 2, C_RUN = 4, C_STATUS = 8, C_ALL = 15 };
+enum { C_SEND = 1, C_FLUSH = 2, C_RUN = 4, C_STATUS = 8, C_ALL = 15, C_KEYGEN = 16 };
+#define C_DELIVER (C_SEND | C_FLUSH | C_RUN)
 
 typedef enum { K_TEXT, K_NUMBER, K_FLAG, K_LIST } s_kind_t;
 
 //  Settings, in the order --help lists them.
 typedef enum {
-    S_COLLECTOR, S_OUTBOX, S_REGION, S_AS_OF, S_SET, S_NOTE, S_AGAIN, S_TIMEOUT,
-    S_WATCH, S_WINDOW, S_HELP, S_COUNT
+    S_COLLECTOR, S_SERVER_KEY, S_KEY, S_OUTBOX, S_REGION, S_AS_OF, S_SET, S_NOTE, S_AGAIN,
+    S_TIMEOUT, S_WATCH, S_WINDOW, S_REGIONS, S_DIR, S_CONFIG, S_HELP, S_COUNT
 } s_id_t;
 
 typedef struct {
@@ -48,8 +54,16 @@ typedef struct {
 } s_setting_t;
 
 static const s_setting_t s_settings [S_COUNT] = {
-    [S_COLLECTOR] = { "collector", "EP", K_TEXT, "tcp://localhost:7701", C_SEND | C_FLUSH | C_RUN,
-        "the collector's report endpoint" },
+    [S_COLLECTOR] = { "collector", "EP", K_LIST, "tcp://localhost:7701", C_DELIVER,
+        "the collector's report endpoint; repeat it for several\n"
+        "collectors sharing one database: reports go to one at a\n"
+        "time, and to the next when it stops answering" },
+    [S_SERVER_KEY] = { "server-key", "FILE", K_TEXT, NULL, C_DELIVER,
+        "the collector's public certificate (collector.cert):\n"
+        "talk CURVE to it (needs --key too)" },
+    [S_KEY] = { "key", "FILE", K_TEXT, NULL, C_DELIVER,
+        "this county's certificate, NAME.cert_secret (or NAME.cert\n"
+        "beside it) from `tally-reporter keygen` (needs --server-key)" },
     [S_OUTBOX] = { "outbox", "DIR", K_TEXT, NULL, C_ALL,
         "the outbox folder (default $XDG_STATE_HOME/tally/outbox,\n"
         "else ~/.local/state/tally/outbox)" },
@@ -73,7 +87,15 @@ static const s_setting_t s_settings [S_COUNT] = {
         "DIR/done, or to DIR/failed with a .error file beside it" },
     [S_WINDOW] = { "window", "N", K_NUMBER, "64", C_SEND | C_FLUSH | C_RUN,
         "reports awaiting a verdict at once" },
-    [S_HELP] = { "help", NULL, K_FLAG, NULL, C_ALL, "show this help" },
+    [S_REGIONS] = { "regions", "LIST", K_TEXT, NULL, C_KEYGEN,
+        "the regions the key may report for: codes or prefixes\n"
+        "ending in *, comma-separated (220582 or 2205* or 220521,220523)" },
+    [S_DIR] = { "dir", "DIR", K_TEXT, ".", C_KEYGEN,
+        "where to write NAME.cert and NAME.cert_secret" },
+    [S_CONFIG] = { "config", "FILE", K_TEXT, NULL, C_ALL | C_KEYGEN,
+        "read settings from FILE (also -c FILE): \"key = value\" lines,\n"
+        "keys are these options' names; options given here win" },
+    [S_HELP] = { "help", NULL, K_FLAG, NULL, C_ALL | C_KEYGEN, "show this help" },
 };
 
 typedef struct {
@@ -107,15 +129,36 @@ static const s_command_t s_commands [] = {
       "files dropped into DIR." },
     { "status", C_STATUS, "status [options]",
       "List what is queued and what the collector rejected (and why)." },
+    { "keygen", C_KEYGEN, "keygen NAME --regions LIST [--dir DIR]",
+      "Make this county's CURVE key: DIR/NAME.cert (public) and\n"
+      "DIR/NAME.cert_secret (mode 0600), with the regions the key may report\n"
+      "for in its metadata. Copy NAME.cert to the collector's --clients folder\n"
+      "(then SIGHUP it); keep NAME.cert_secret on this machine and give it to\n"
+      "send, flush and run as --key, with --server-key collector.cert.\n"
+      "  tally-reporter keygen jian --regions 220582 --dir keys\n"
+      "  tally-reporter keygen tonghua --regions '2205*' --dir keys\n"
+      "exit status: 0 written, 2 nothing written (bad NAME or LIST, the files\n"
+      "exist already, or the folder cannot be written)." },
 };
 #define S_COMMAND_COUNT (sizeof s_commands / sizeof s_commands [0])
 
+//  The values a list setting (--set, --collector) was given.
 typedef struct {
-    const char *value [S_COUNT];        //  value of each setting (borrowed from argv)
-    const char *sets [256 * 4];         //  --set values
-    size_t set_count;
-    const char *file;                   //  the FILE argument of send
+    const char **items;                 //  borrowed from argv or s_config_t.owned
+    size_t count;
+    size_t cap;
+} s_list_t;
+
+typedef struct {
+    const char *value [S_COUNT];        //  value of each setting (borrowed)
+    s_list_t list [S_COUNT];            //  all values of each K_LIST setting
+    bool from_file [S_COUNT];           //  the value came from the config file
+    const s_command_t *command;         //  the command being parsed
+    zlist_t *owned;                     //  copies of the config file's values
+    const char *file;                   //  the FILE argument of send, NAME of keygen
 } s_config_t;
+
+#define S_LIST_MAX 1024                 //  values of one list setting
 
 static volatile sig_atomic_t s_stop = 0;
 
@@ -137,6 +180,20 @@ s_print_usage (FILE *out)
         fprintf (out, "  tally-reporter %s\n", s_commands [i].synopsis);
     fprintf (out,
         "\nRun `tally-reporter COMMAND --help` for each command's options.\n\n"
+        "Every option can also come from a config file, -c FILE (or --config FILE):\n"
+        "one \"key = value\" per line, keys being the long option names without --\n"
+        "(collector and set may repeat; flags take yes or no; # starts a comment).\n"
+        "Options on the command line override the file, which overrides the\n"
+        "defaults; one file can serve every command. See deploy/tally-reporter.conf.\n\n"
+        "With --server-key and --key the reporter talks CURVE: the collector then\n"
+        "knows which county's key sent each report and refuses (nack forbidden)\n"
+        "reports for regions outside the key's. A collector with CURVE never\n"
+        "answers a client without keys, or with a key it does not know.\n"
+        "Given several --collector endpoints (collectors sharing one database), the\n"
+        "reporter talks to the first; when it falls silent (a report got no reply,\n"
+        "and nothing at all came back, within 3 s) it resends everything in flight\n"
+        "to the next, and so on round the list. Resending is safe: (source, seq)\n"
+        "makes a report idempotent in the shared database (`duplicate`).\n\n"
         "Every report is written to the outbox and made durable (fsync) before it\n"
         "is sent, as the exact message sent, under a seq that is never reused.\n"
         "What one send is given is queued all or nothing, and the same input sent\n"
@@ -186,18 +243,109 @@ s_print_command_help (const s_command_t *command)
                 "(nothing queued), 3 some still undelivered (they stay queued).\n");
 }
 
-//  Parse argv[2..] for command; returns 0, or -1 after telling the user.
+//  The setting called name (name_length bytes), or -1.
+static int
+s_lookup (const char *name, size_t name_length)
+{
+    for (int i = 0; i < S_COUNT; i++)
+        if (strlen (s_settings [i].name) == name_length
+        &&  strncmp (s_settings [i].name, name, name_length) == 0)
+            return i;
+    return -1;
+}
+
+//  Check value for setting id and keep it; a list setting collects every
+//  value, and the command line's values replace the file's. Returns 0, or
+//  -1 with one sentence in err.
+static int
+s_assign (s_config_t *config, int id, const char *value, bool from_file, char *err, size_t err_size)
+{
+    const s_setting_t *setting = &s_settings [id];
+    if (setting->kind == K_NUMBER) {
+        char *end;
+        long number = strtol (value, &end, 10);
+        if (!*value || *end || number < 0 || number > 1000000) {
+            snprintf (err, err_size, "--%s wants a whole number, not \"%s\"", setting->name, value);
+            return -1;
+        }
+    }
+    if (setting->kind == K_LIST) {
+        s_list_t *list = &config->list [id];
+        if (!from_file && config->from_file [id])
+            list->count = 0;
+        if (list->count == S_LIST_MAX) {
+            snprintf (err, err_size, "too many --%s (at most %d)", setting->name, S_LIST_MAX);
+            return -1;
+        }
+        if (list->count == list->cap) {
+            list->cap = list->cap ? list->cap * 2 : 8;
+            list->items = (const char **) realloc (list->items, list->cap * sizeof (char *));
+            assert (list->items);
+        }
+        list->items [list->count++] = value;
+    }
+    config->value [id] = value;
+    config->from_file [id] = from_file;
+    return 0;
+}
+
+//  conf_load callback: one "key = value" line of the config file. Keys of
+//  other commands are checked and kept (one file serves every command), and
+//  only the commands taking them look at them.
+static int
+s_from_file (void *arg, const char *key, const char *value, char *err, size_t err_size)
+{
+    s_config_t *config = (s_config_t *) arg;
+    int id = s_lookup (key, strlen (key));
+    if (id < 0 || id == S_HELP || id == S_CONFIG) {
+        snprintf (err, err_size, "unknown setting (the keys are the option names of "
+                  "tally-reporter COMMAND --help, without --)");
+        return -1;
+    }
+    if (s_settings [id].kind == K_FLAG) {
+        int flag = conf_flag (value);
+        if (flag < 0) {
+            snprintf (err, err_size, "'%s' is not yes or no", value);
+            return -1;
+        }
+        config->value [id] = flag ? "1" : NULL;
+        config->from_file [id] = true;
+        return 0;
+    }
+    zlist_append (config->owned, (void *) value);
+    return s_assign (config, id, (const char *) zlist_tail (config->owned), true, err, err_size);
+}
+
+//  Parse argv[2..] for command, after the config files it names; returns 0,
+//  or -1 after telling the user.
 static int
 s_parse (int argc, char **argv, const s_command_t *command, s_config_t *config)
 {
-    for (int i = 0; i < S_COUNT; i++)
-        config->value [i] = s_settings [i].fallback;
+    config->command = command;
+    config->owned = zlist_new ();
+    zlist_autofree (config->owned);
+    char err [1200];
+    //  The files first, so that the command line overrides them.
+    for (int at = 2; at < argc; at++) {
+        const char *path = NULL;
+        if ((strcmp (argv [at], "-c") == 0 || strcmp (argv [at], "--config") == 0) && at + 1 < argc)
+            path = argv [++at];
+        else
+        if (strncmp (argv [at], "--config=", 9) == 0)
+            path = argv [at] + 9;
+        if (path && conf_load (path, s_from_file, config, err, sizeof err)) {
+            fprintf (stderr, "tally-reporter %s: %s\n", command->name, err);
+            return -1;
+        }
+    }
     for (int at = 2; at < argc; at++) {
         const char *arg = argv [at];
         if (strcmp (arg, "-h") == 0)
             arg = "--help";
+        if (strcmp (arg, "-c") == 0)
+            arg = "--config";
         if (strncmp (arg, "--", 2) != 0 || strlen (arg) == 2) {
-            if (command->bit == C_SEND && !config->file) {
+            if ((command->bit & (C_SEND | C_KEYGEN)) && !config->file) {
                 config->file = arg;
                 continue;
             }
@@ -208,11 +356,7 @@ s_parse (int argc, char **argv, const s_command_t *command, s_config_t *config)
         const char *name = arg + 2;
         const char *equals = strchr (name, '=');
         size_t name_length = equals ? (size_t) (equals - name) : strlen (name);
-        int found = -1;
-        for (int i = 0; i < S_COUNT; i++)
-            if (strlen (s_settings [i].name) == name_length
-            &&  strncmp (s_settings [i].name, name, name_length) == 0)
-                found = i;
+        int found = s_lookup (name, name_length);
         if (found < 0 || !(s_settings [found].commands & command->bit)) {
             fprintf (stderr, "tally-reporter %s: unknown option --%.*s (see tally-reporter %s --help)\n",
                      command->name, (int) name_length, name, command->name);
@@ -238,25 +382,85 @@ s_parse (int argc, char **argv, const s_command_t *command, s_config_t *config)
                      command->name, setting->name, setting->arg);
             return -1;
         }
-        if (setting->kind == K_NUMBER) {
-            char *end;
-            long number = strtol (value, &end, 10);
-            if (!*value || *end || number < 0 || number > 1000000) {
-                fprintf (stderr, "tally-reporter %s: --%s wants a whole number, not \"%s\"\n",
-                         command->name, setting->name, value);
-                return -1;
-            }
+        if (found == S_CONFIG)
+            continue;                   //  read above
+        if (s_assign (config, found, value, false, err, sizeof err)) {
+            fprintf (stderr, "tally-reporter %s: %s\n", command->name, err);
+            return -1;
         }
-        if (setting->kind == K_LIST) {
-            if (config->set_count == sizeof config->sets / sizeof config->sets [0]) {
-                fprintf (stderr, "tally-reporter %s: too many --%s\n", command->name, setting->name);
-                return -1;
-            }
-            config->sets [config->set_count++] = value;
-        }
-        config->value [found] = value;
     }
+    //  Defaults last: a list's default stands only when nothing was given.
+    for (int i = 0; i < S_COUNT; i++)
+        if (s_settings [i].fallback && !config->value [i])
+            s_assign (config, i, s_settings [i].fallback, false, err, sizeof err);
     return 0;
+}
+
+static void
+s_config_free (s_config_t *config)
+{
+    for (int i = 0; i < S_COUNT; i++)
+        free (config->list [i].items);
+    zlist_destroy (&config->owned);
+}
+
+//  Read the CURVE keys when --server-key and --key are given (both or
+//  neither). Returns 0 (*keys filled, or NULL for plaintext), or -1 after
+//  telling the user.
+static int
+s_read_keys (s_config_t *config, curve_keys_t *keys, curve_keys_t **keys_p)
+{
+    *keys_p = NULL;
+    const char *server = config->value [S_SERVER_KEY], *key = config->value [S_KEY];
+    if (!server && !key)
+        return 0;
+    if (!server || !key) {
+        fprintf (stderr, "tally-reporter %s: CURVE needs both --server-key (the collector's "
+                 "collector.cert) and --key (this county's NAME.cert_secret)\n", config->command->name);
+        return -1;
+    }
+    char err [1200];
+    if (curve_keys_load (keys, key, server, err, sizeof err)) {
+        fprintf (stderr, "tally-reporter %s: %s\n", config->command->name, err);
+        return -1;
+    }
+    *keys_p = keys;
+    return 0;
+}
+
+//  Connect to the collectors, with CURVE when asked. NULL after telling the user.
+static deliver_t *
+s_deliver_new (outbox_t *outbox, s_config_t *config)
+{
+    curve_keys_t keys, *curve;
+    if (s_read_keys (config, &keys, &curve))
+        return NULL;
+    deliver_options_t options = {
+        .endpoints = config->list [S_COLLECTOR].items,
+        .endpoint_count = config->list [S_COLLECTOR].count,
+        .window = (size_t) atol (config->value [S_WINDOW]),
+        .public_key = curve ? curve->public_key : NULL,
+        .secret_key = curve ? curve->secret_key : NULL,
+        .server_key = curve ? curve->server_key : NULL
+    };
+    char err [700];
+    deliver_t *deliver = deliver_new_with (outbox, &options, stderr, err, sizeof err);
+    if (!deliver)
+        fprintf (stderr, "tally-reporter: %s\n", err);
+    return deliver;
+}
+
+//  The collectors' endpoints, comma-separated, for messages (caller frees).
+static char *
+s_collectors_text (s_config_t *config)
+{
+    char *text = strdup ("");
+    for (size_t i = 0; i < config->list [S_COLLECTOR].count; i++) {
+        char *next = zsys_sprintf ("%s%s%s", text, i ? ", " : "", config->list [S_COLLECTOR].items [i]);
+        free (text);
+        text = next;
+    }
+    return text;
 }
 
 static outbox_t *
@@ -288,14 +492,9 @@ s_format_time (int64_t ms, char *buffer, size_t size)
 static int
 s_deliver (outbox_t *outbox, s_config_t *config)
 {
-    char err [600];
-    deliver_t *deliver = deliver_new (outbox, config->value [S_COLLECTOR],
-                                      (size_t) atol (config->value [S_WINDOW]), stderr,
-                                      err, sizeof err);
-    if (!deliver) {
-        fprintf (stderr, "tally-reporter: %s\n", err);
+    deliver_t *deliver = s_deliver_new (outbox, config);
+    if (!deliver)
         return EXIT_USAGE;
-    }
     size_t queued = deliver_reload (deliver);
     int64_t timeout_ms = (int64_t) atol (config->value [S_TIMEOUT]) * 1000;
     size_t left = queued;
@@ -312,6 +511,19 @@ s_deliver (outbox_t *outbox, s_config_t *config)
     if (left)
         printf ("the undelivered reports stay in the outbox %s and go with the next "
                 "send, flush or run\n", outbox_dir (outbox));
+    if (left && timeout_ms > 0 && stats->replies == 0) {
+        //  A collector with CURVE never answers a plaintext client (nor one
+        //  with a key it does not know): say so, as nothing else will.
+        char *where = s_collectors_text (config);
+        if (config->value [S_KEY])
+            fprintf (stderr, "tally-reporter: no reply from %s: is the collector running, does it "
+                     "know this key (its .cert in the collector's --clients folder), and is "
+                     "--server-key its public key?\n", where);
+        else
+            fprintf (stderr, "tally-reporter: no reply from %s: is the collector running, and do "
+                     "you need --server-key/--key?\n", where);
+        free (where);
+    }
     int status = stats->rejected ? EXIT_REJECTED : left ? EXIT_UNDELIVERED : EXIT_DELIVERED;
     deliver_destroy (&deliver);
     return status;
@@ -331,11 +543,12 @@ s_input_options (s_config_t *config)
 static int
 s_send (s_config_t *config)
 {
-    if (config->file && config->set_count) {
+    size_t set_count = config->list [S_SET].count;
+    if (config->file && set_count) {
         fprintf (stderr, "tally-reporter send: give either FILE or --set KEY=VALUE, not both\n");
         return EXIT_USAGE;
     }
-    if (!config->file && !config->set_count) {
+    if (!config->file && !set_count) {
         fprintf (stderr, "tally-reporter send: nothing to send: give a FILE (or - for stdin) or "
                  "--region CODE --as-of YYYY-MM-DD --set KEY=VALUE (see --help)\n");
         return EXIT_USAGE;
@@ -347,7 +560,7 @@ s_send (s_config_t *config)
     if (config->file)
         input_read_file (input, config->file);
     else
-        input_read_sets (input, config->sets, config->set_count);
+        input_read_sets (input, config->list [S_SET].items, set_count);
     if (input_finish (input) != 0) {
         input_print_errors (input, stderr);
         fprintf (stderr, "tally-reporter: %zu error%s in %s: nothing was queued\n",
@@ -427,17 +640,16 @@ s_run (s_config_t *config)
     outbox_t *outbox = s_open_outbox (config);
     if (!outbox)
         return EXIT_USAGE;
-    deliver_t *deliver = deliver_new (outbox, config->value [S_COLLECTOR],
-                                      (size_t) atol (config->value [S_WINDOW]), stderr,
-                                      err, sizeof err);
+    deliver_t *deliver = s_deliver_new (outbox, config);
     if (!deliver) {
-        fprintf (stderr, "tally-reporter: %s\n", err);
         outbox_destroy (&outbox);
         return EXIT_USAGE;
     }
-    fprintf (stderr, "tally-reporter: delivering outbox %s (source %s) to %s%s%s\n",
-             outbox_dir (outbox), outbox_source (outbox), config->value [S_COLLECTOR],
-             watch ? ", watching " : "", watch ? watch : "");
+    char *where = s_collectors_text (config);
+    fprintf (stderr, "tally-reporter: delivering outbox %s (source %s) to %s%s%s%s\n",
+             outbox_dir (outbox), outbox_source (outbox), where,
+             config->value [S_KEY] ? " with CURVE" : "", watch ? ", watching " : "", watch ? watch : "");
+    free (where);
     input_options_t options = s_input_options (config);
     int64_t next_scan = 0;
     bool was_busy = false;
@@ -462,6 +674,38 @@ s_run (s_config_t *config)
              deliver_pending (deliver), outbox_dir (outbox));
     deliver_destroy (&deliver);
     outbox_destroy (&outbox);
+    return 0;
+}
+
+static int
+s_keygen (s_config_t *config)
+{
+    const char *name = config->file, *regions = config->value [S_REGIONS];
+    const char *dir = config->value [S_DIR];
+    char err [1200];
+    if (!name) {
+        fprintf (stderr, "tally-reporter keygen: give the key's NAME, e.g. "
+                 "tally-reporter keygen jian --regions 220582\n");
+        return EXIT_USAGE;
+    }
+    if (!regions) {
+        fprintf (stderr, "tally-reporter keygen: --regions LIST is required: the region codes or "
+                 "prefixes ending in * this key may report for (e.g. 220582 or 2205*)\n");
+        return EXIT_USAGE;
+    }
+    if (keygen_check_regions (regions, err, sizeof err)
+    ||  keygen_write (dir, name, regions, err, sizeof err)) {
+        fprintf (stderr, "tally-reporter keygen: %s; nothing was written\n", err);
+        return EXIT_USAGE;
+    }
+    printf ("wrote %s/%s.cert (public) and %s/%s.cert_secret (secret, mode 0600),\n"
+            "a key that may report for %s.\n"
+            "- copy %s/%s.cert to the collector's --clients folder, then send the\n"
+            "  collector SIGHUP (or restart it) so that it knows the key;\n"
+            "- keep %s/%s.cert_secret on this machine only, and deliver with\n"
+            "  tally-reporter send FILE --key %s/%s.cert_secret --server-key collector.cert\n"
+            "  (collector.cert: the collector's public certificate).\n",
+            dir, name, dir, name, regions, dir, name, dir, name, dir, name);
     return 0;
 }
 
@@ -496,24 +740,29 @@ main (int argc, char **argv)
             command = &s_commands [i];
     if (!command) {
         fprintf (stderr, "tally-reporter: unknown command \"%s\" (commands: send, flush, run, "
-                 "status; see tally-reporter --help)\n", argv [1]);
+                 "status, keygen; see tally-reporter --help)\n", argv [1]);
         return EXIT_USAGE;
     }
     s_config_t config;
     memset (&config, 0, sizeof config);
-    if (s_parse (argc, argv, command, &config) != 0)
+    if (s_parse (argc, argv, command, &config) != 0) {
+        s_config_free (&config);
         return EXIT_USAGE;
-    if (config.value [S_HELP]) {
+    }
+    if (config.value [S_HELP] && !config.from_file [S_HELP]) {
         s_print_command_help (command);
+        s_config_free (&config);
         return 0;
     }
     int status;
     switch (command->bit) {
-        case C_SEND:  status = s_send (&config); break;
-        case C_FLUSH: status = s_flush (&config); break;
-        case C_RUN:   status = s_run (&config); break;
-        default:      status = s_status (&config); break;
+        case C_SEND:   status = s_send (&config); break;
+        case C_FLUSH:  status = s_flush (&config); break;
+        case C_RUN:    status = s_run (&config); break;
+        case C_KEYGEN: status = s_keygen (&config); break;
+        default:       status = s_status (&config); break;
     }
+    s_config_free (&config);
     fflush (stdout);
     return status;
 }

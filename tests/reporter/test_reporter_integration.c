@@ -5,8 +5,11 @@
     then reads the database: the seed file's every figure stored; the
     collector killed for seconds while reporters keep sending; reporters
     killed with SIGKILL mid-send and rerun; a permanent nack; bad files
-    refused with their line; the `run --watch` agent. Each reporter has its
-    own outbox, hence its own `source`, which scopes the SQL checks.
+    refused with their line; the `run --watch` agent; keygen and CURVE (own
+    county's key acked, another county's forbidden, no keys: a hint); config
+    files; two collectors on one database, the first SIGKILLed mid-send.
+    Each reporter has its own outbox, hence its own `source`, which scopes
+    the SQL checks.
     Synchronisation is by polling with a deadline, never a bare sleep.
 */
 #include <arpa/inet.h>
@@ -24,7 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <czmq.h>
+
 #include "input.h"
+#include "keygen.h"
 #include "tt.h"
 
 static tt_pg_t *s_pg;                   //  one PostgreSQL for the suite
@@ -567,6 +573,346 @@ START_TEST (test_run_watch)
 }
 END_TEST
 
+
+//  -------------------------------------------------------------------------
+//  Keys, config files, several collectors
+
+//  A CURVE collector of its own, with keys made by `tally-reporter keygen`:
+//  jian (220582) and liuhe (220524) in keys/, their public halves copied to
+//  clients/ as the README says.
+typedef struct {
+    char *keys;                         //  collector.cert(_secret), NAME.cert(_secret)
+    char *clients;                      //  the collector's --clients
+    char server_key [600];              //  keys/collector.cert
+    tt_collector_t *collector;
+} s_secure_t;
+
+static void
+s_copy_file (const char *from, const char *to)
+{
+    char *text = tt_slurp (from);
+    ck_assert_ptr_nonnull (text);
+    FILE *out = fopen (to, "w");
+    ck_assert_ptr_nonnull (out);
+    fputs (text, out);
+    fclose (out);
+    free (text);
+}
+
+static s_secure_t *
+s_secure_start (void)
+{
+    s_secure_t *self = calloc (1, sizeof *self);
+    self->keys = tt_tempdir ("keys");
+    self->clients = tt_tempdir ("clients");
+    char err [256];
+    ck_assert_int_eq (keygen_write (self->keys, "collector", NULL, err, sizeof err), 0);
+    const char *names [] = { "jian", "liuhe" }, *regions [] = { "220582", "220524" };
+    for (int i = 0; i < 2; i++) {
+        char *out;
+        int rc = s_reporter (&out, 10000, "keygen", names [i], "--regions", regions [i],
+                             "--dir", self->keys, NULL);
+        ck_assert_msg (rc == 0, "keygen exited %d: %s", rc, out);
+        free (out);
+        char from [600], to [600];
+        snprintf (from, sizeof from, "%s/%s.cert", self->keys, names [i]);
+        snprintf (to, sizeof to, "%s/%s.cert", self->clients, names [i]);
+        s_copy_file (from, to);
+    }
+    snprintf (self->server_key, sizeof self->server_key, "%s/collector.cert", self->keys);
+    char secret [600];
+    snprintf (secret, sizeof secret, "%s/collector.cert_secret", self->keys);
+    const char *extra [] = { "--curve-secret", secret, "--clients", self->clients, NULL };
+    self->collector = tt_collector_start (s_pg->conninfo, extra, NULL);
+    return self;
+}
+
+static void
+s_secure_stop (s_secure_t **self_p)
+{
+    s_secure_t *self = *self_p;
+    tt_collector_stop (&self->collector, SIGTERM);
+    free (self->keys);
+    free (self->clients);
+    free (self);
+    *self_p = NULL;
+}
+
+START_TEST (test_keygen)
+{
+    char *dir = tt_tempdir ("keygen");
+    char keys [600];
+    snprintf (keys, sizeof keys, "%s/keys", dir);
+    char *out;
+    int rc = s_reporter (&out, 10000, "keygen", "tonghua", "--regions", "2205*,220000",
+                         "--dir", keys, NULL);
+    ck_assert_msg (rc == 0, "keygen exited %d: %s", rc, out);
+    //  Says where the files are and what to do with each.
+    ck_assert_ptr_nonnull (strstr (out, "tonghua.cert (public)"));
+    ck_assert_ptr_nonnull (strstr (out, "--clients folder"));
+    ck_assert_ptr_nonnull (strstr (out, "--key"));
+    free (out);
+    char cert [700], secret [700];
+    snprintf (cert, sizeof cert, "%s/tonghua.cert", keys);
+    snprintf (secret, sizeof secret, "%s/tonghua.cert_secret", keys);
+    struct stat info;
+    ck_assert_int_eq (stat (secret, &info), 0);
+    ck_assert_int_eq (info.st_mode & 0777, 0600);
+    ck_assert_int_eq (stat (cert, &info), 0);
+    ck_assert_int_eq (info.st_mode & 0777, 0644);
+    //  The public file alone carries the regions; the secret holds the pair.
+    char *text = tt_slurp (cert);
+    ck_assert_ptr_null (strstr (text, "secret-key"));
+    free (text);
+    zcert_t *loaded = zcert_load (cert);
+    ck_assert_ptr_nonnull (loaded);
+    ck_assert_str_eq (zcert_meta (loaded, "regions"), "2205*,220000");
+    ck_assert_str_eq (zcert_meta (loaded, "name"), "tonghua");
+    ck_assert_str_ne (zcert_secret_txt (loaded), "0000000000000000000000000000000000000000");
+    zcert_destroy (&loaded);
+
+    //  A bad list: one line, exit 2, nothing written.
+    rc = s_reporter (&out, 10000, "keygen", "bad", "--regions", "2205*,22*05", "--dir", keys, NULL);
+    ck_assert_int_eq (rc, 2);
+    ck_assert_ptr_nonnull (strstr (out, "'22*05'"));
+    ck_assert_ptr_eq (strchr (out, '\n'), out + strlen (out) - 1);
+    free (out);
+    snprintf (cert, sizeof cert, "%s/bad.cert", keys);
+    ck_assert_int_ne (access (cert, F_OK), 0);
+    ck_assert_int_eq (s_reporter (NULL, 10000, "keygen", "bad", "--dir", keys, NULL), 2);
+    ck_assert_int_eq (s_reporter (NULL, 10000, "keygen", "--regions", "220582", NULL), 2);
+    //  Never overwrites a key.
+    rc = s_reporter (&out, 10000, "keygen", "tonghua", "--regions", "2205*", "--dir", keys, NULL);
+    ck_assert_int_eq (rc, 2);
+    ck_assert_ptr_nonnull (strstr (out, "already exists"));
+    free (out);
+    free (dir);
+}
+END_TEST
+
+START_TEST (test_curve_keys)
+{
+    s_secure_t *secure = s_secure_start ();
+    const char *ep = secure->collector->report_ep;
+    char jian [600], liuhe_public [600];
+    snprintf (jian, sizeof jian, "%s/jian.cert_secret", secure->keys);
+    snprintf (liuhe_public, sizeof liuhe_public, "%s/liuhe.cert", secure->keys);
+
+    //  Its own county's key: acked, and the report carries the key.
+    char *outbox = tt_tempdir ("curve");
+    char *out;
+    int rc = s_reporter (&out, 30000, "send", "--region", "220582", "--as-of", "2022-03-10",
+                         "--set", "projects_started=16", "--collector", ep, "--outbox", outbox,
+                         "--server-key", secure->server_key, "--key", jian, NULL);
+    ck_assert_msg (rc == 0, "send exited %d: %s", rc, out);
+    ck_assert_ptr_nonnull (strstr (out, "1 stored"));
+    free (out);
+    char *source = s_source_of (outbox);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = '%s' AND key_id IS NOT NULL",
+                                 source), 1);
+    free (source);
+
+    //  Another county's key (given as NAME.cert, the secret beside it):
+    //  rejected as forbidden, shown, and kept in rejected/.
+    rc = s_reporter (&out, 30000, "send", "--region", "220582", "--as-of", "2022-03-11",
+                     "--set", "projects_started=17", "--collector", ep, "--outbox", outbox,
+                     "--server-key", secure->server_key, "--key", liuhe_public, NULL);
+    ck_assert_msg (rc == 1, "send exited %d: %s", rc, out);
+    ck_assert_ptr_nonnull (strstr (out, "REJECTED region 220582 as of 2022-03-11"));
+    ck_assert_ptr_nonnull (strstr (out, "forbidden"));
+    free (out);
+    char rejected [600];
+    snprintf (rejected, sizeof rejected, "%s/rejected", outbox);
+    ck_assert_int_eq (s_count_entries (rejected), 2);      //  <seq>.msg and <seq>.txt
+    rc = s_reporter (&out, 10000, "status", "--outbox", outbox, NULL);
+    ck_assert_ptr_nonnull (strstr (out, "rejected: 1 report"));
+    ck_assert_ptr_nonnull (strstr (out, "forbidden"));
+    free (out);
+
+    //  No keys: the collector never answers; exit 3 and a hint.
+    char *plain = tt_tempdir ("plain");
+    rc = s_reporter (&out, 30000, "send", "--region", "220582", "--as-of", "2022-03-12",
+                     "--set", "projects_started=18", "--collector", ep, "--outbox", plain,
+                     "--timeout", "2", NULL);
+    ck_assert_msg (rc == 3, "send exited %d: %s", rc, out);
+    char hint [300];
+    snprintf (hint, sizeof hint, "no reply from %s: is the collector running, and do you need "
+              "--server-key/--key?", ep);
+    ck_assert_msg (strstr (out, hint), "no hint in: %s", out);
+    free (out);
+
+    //  Key files that cannot be read: usage errors naming the file.
+    rc = s_reporter (&out, 10000, "flush", "--collector", ep, "--outbox", plain,
+                     "--server-key", secure->server_key, "--key", "/nonexistent/x.cert_secret", NULL);
+    ck_assert_int_eq (rc, 2);
+    ck_assert_ptr_nonnull (strstr (out, "/nonexistent/x.cert_secret"));
+    free (out);
+    rc = s_reporter (&out, 10000, "flush", "--collector", ep, "--outbox", plain,
+                     "--server-key", "/nonexistent/collector.cert", "--key", jian, NULL);
+    ck_assert_int_eq (rc, 2);
+    ck_assert_ptr_nonnull (strstr (out, "/nonexistent/collector.cert"));
+    free (out);
+    //  The collector's public copy has no secret: not a --key.
+    char public_copy [600];
+    snprintf (public_copy, sizeof public_copy, "%s/jian.cert", secure->clients);
+    rc = s_reporter (&out, 10000, "flush", "--collector", ep, "--outbox", plain,
+                     "--server-key", secure->server_key, "--key", public_copy, NULL);
+    ck_assert_int_eq (rc, 2);
+    ck_assert_ptr_nonnull (strstr (out, "jian.cert_secret"));
+    free (out);
+    ck_assert_int_eq (s_reporter (NULL, 10000, "flush", "--collector", ep, "--outbox", plain,
+                                  "--key", jian, NULL), 2);
+    //  With the key, what waited goes.
+    rc = s_reporter (&out, 30000, "flush", "--collector", ep, "--outbox", plain,
+                     "--server-key", secure->server_key, "--key", jian, NULL);
+    ck_assert_msg (rc == 0, "flush exited %d: %s", rc, out);
+    free (out);
+    free (plain);
+    free (outbox);
+    s_secure_stop (&secure);
+}
+END_TEST
+
+static char *
+s_write_text (const char *dir, const char *name, const char *text)
+{
+    char *path = zsys_sprintf ("%s/%s", dir, name);
+    FILE *file = fopen (path, "w");
+    ck_assert_ptr_nonnull (file);
+    fputs (text, file);
+    fclose (file);
+    return path;
+}
+
+START_TEST (test_config_file)
+{
+    char *dir = tt_tempdir ("conf");
+    char *outbox = tt_tempdir ("conf-outbox");
+    //  The file names a collector nobody listens on, the outbox, the region
+    //  and day, and two figures; the command line names the real collector.
+    char *text = zsys_sprintf (
+        "# a county's agent\n"
+        "collector = tcp://127.0.0.1:1\n"
+        "outbox = %s   # where reports wait\n"
+        "region = 220582\n"
+        "as-of = 2022-03-20\n"
+        "set = projects_started=19\n"
+        "set = cattle_added=1300\n"
+        "again = yes\n"
+        "timeout = 20\n"
+        "watch = /nonexistent   # a run-only key: ignored by send\n", outbox);
+    char *conf = s_write_text (dir, "reporter.conf", text);
+    free (text);
+    char *out;
+    int rc = s_reporter (&out, 30000, "send", "-c", conf, "--collector", s_collector->report_ep, NULL);
+    ck_assert_msg (rc == 0, "send exited %d: %s", rc, out);
+    free (out);
+    //  The file's outbox, region and figures; the command line's collector.
+    char *source = s_source_of (outbox);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report_value v JOIN report r ON r.id = v.report_id "
+                                 "WHERE r.source = '%s' AND r.region = '220582' AND r.as_of = '2022-03-20'",
+                                 source), 2);
+    //  --set on the command line replaces the file's list (again = yes: queued anew).
+    rc = s_reporter (&out, 30000, "send", "--config", conf, "--collector", s_collector->report_ep,
+                     "--set", "projects_started=20", NULL);
+    ck_assert_msg (rc == 0, "send exited %d: %s", rc, out);
+    free (out);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report_value v JOIN report r ON r.id = v.report_id "
+                                 "WHERE r.source = '%s' AND r.seq = 2", source), 1);
+    //  Without --collector, the file's (nobody listens there): queued, exit 3;
+    //  then flushed to the real one.
+    rc = s_reporter (&out, 30000, "send", "-c", conf, "--timeout", "1", NULL);
+    ck_assert_msg (rc == 3, "send exited %d: %s", rc, out);
+    ck_assert_ptr_nonnull (strstr (out, "no reply from tcp://127.0.0.1:1"));
+    free (out);
+    rc = s_reporter (&out, 30000, "flush", "-c", conf, "--collector", s_collector->report_ep, NULL);
+    ck_assert_msg (rc == 0, "flush exited %d: %s", rc, out);
+    free (out);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = '%s'", source), 3);
+    free (source);
+
+    //  Unknown key, bad value: one line naming file, line and key; exit 2.
+    char *bad = s_write_text (dir, "bad.conf", "outbox = /tmp\n\nwindw = 8\n");
+    rc = s_reporter (&out, 10000, "flush", "-c", bad, NULL);
+    ck_assert_int_eq (rc, 2);
+    char want [700];
+    snprintf (want, sizeof want, "%s:3: key 'windw'", bad);
+    ck_assert_msg (strstr (out, want), "no \"%s\" in: %s", want, out);
+    ck_assert_ptr_eq (strchr (out, '\n'), out + strlen (out) - 1);
+    free (out);
+    free (bad);
+    bad = s_write_text (dir, "bad2.conf", "window = many\n");
+    rc = s_reporter (&out, 10000, "status", "-c", bad, NULL);
+    ck_assert_int_eq (rc, 2);
+    snprintf (want, sizeof want, "%s:1: key 'window'", bad);
+    ck_assert_msg (strstr (out, want), "no \"%s\" in: %s", want, out);
+    free (out);
+    free (bad);
+    ck_assert_int_eq (s_reporter (NULL, 10000, "status", "-c", "/nonexistent.conf", NULL), 2);
+    //  The example file in deploy/ is read without complaint.
+    char example [600];
+    snprintf (example, sizeof example, "%s/deploy/tally-reporter.conf", tt_source_dir);
+    rc = s_reporter (&out, 10000, "status", "-c", example, "--outbox", outbox, NULL);
+    ck_assert_msg (rc == 0, "status with %s exited %d: %s", example, rc, out);
+    free (out);
+    free (conf);
+    free (outbox);
+    free (dir);
+}
+END_TEST
+
+START_TEST (test_two_collectors)
+{
+    //  Two collectors on one database; the reporter knows both. The first is
+    //  SIGKILLed mid-send: the rest goes to the second, each report stored once.
+    tt_collector_t *first = tt_collector_start (s_pg->conninfo, NULL, NULL);
+    tt_collector_t *second = tt_collector_start (s_pg->conninfo, NULL, NULL);
+    char *dir = tt_tempdir ("two");
+    enum { REPORTS = 600 };
+    char *file = s_write_big_csv (dir, "long.csv", "220503", 9000, REPORTS);
+    char *outbox = tt_tempdir ("two-outbox");
+    char log [600];
+    snprintf (log, sizeof log, "%s/log", dir);
+    const char *argv [] = { tt_reporter_bin, "send", file, "--collector", first->report_ep,
+                            "--collector", second->report_ep, "--outbox", outbox,
+                            "--window", "16", "--timeout", "120", NULL };
+    pid_t pid = tt_spawn (argv, log);
+    char *source = NULL;
+    char sql [256] = "";
+    int64_t deadline = tt_now_ms () + 30000;
+    while (!source && tt_now_ms () < deadline) {
+        char path [600];
+        snprintf (path, sizeof path, "%s/source", outbox);
+        if (access (path, F_OK) == 0)
+            source = s_source_of (outbox);
+        else
+            tt_wait (pid, 20);
+    }
+    ck_assert_ptr_nonnull (source);
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM report WHERE source = '%s'", source);
+    int64_t at_kill = s_wait_sql_at_least (50, 60000, sql);
+    ck_assert_int_eq (tt_collector_stop (&first, SIGKILL), 128 + SIGKILL);
+    int64_t killed = tt_now_ms ();
+    ck_assert_int_lt (at_kill, REPORTS);
+    int rc = tt_wait (pid, 120000);
+    char *output = tt_slurp (log);
+    ck_assert_msg (rc == 0, "send exited %d: %s", rc, output);
+    ck_assert_ptr_nonnull (strstr (output, second->report_ep));
+    ck_assert_ptr_nonnull (strstr (output, "trying"));
+    fprintf (stderr, "reporter_integration: first collector killed with %" PRId64 " of %d stored; "
+             "the rest through the second %.1f s later\n", at_kill, REPORTS,
+             (tt_now_ms () - killed) / 1000.0);
+    free (output);
+    s_assert_stored_once (source, REPORTS, 2);
+    ck_assert_int_eq (s_sql_int ("SELECT max(seq) FROM report WHERE source = '%s'", source), REPORTS);
+    tt_collector_stop (&second, SIGTERM);
+    free (source);
+    free (outbox);
+    free (file);
+    free (dir);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -582,6 +928,10 @@ main (void)
     tcase_add_test (tcase, test_run_watch);
     tcase_add_test (tcase, test_reporter_killed);
     tcase_add_test (tcase, test_collector_outage);
+    tcase_add_test (tcase, test_keygen);
+    tcase_add_test (tcase, test_curve_keys);
+    tcase_add_test (tcase, test_config_file);
+    tcase_add_test (tcase, test_two_collectors);
     suite_add_tcase (suite, tcase);
     SRunner *runner = srunner_create (suite);
     //  No fork: the PostgreSQL and collector of the fixture live in this process.
