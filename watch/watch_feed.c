@@ -1,8 +1,9 @@
 /*  watch_feed.c — the watch's sockets: feed subscription, snapshots, watchdog.
 
-    See watch_feed.h. One loop polls the SUB and, while a snapshot is being
+    See watch_feed.h. One loop polls the SUBs and, while a snapshot is being
     taken, its DEALER; between events it checks three clocks: the heartbeat
-    watchdog, the snapshot deadline, and when to try a snapshot again.
+    watchdog (per feed), the snapshot deadline, and when to try a snapshot
+    again.
 */
 #include "watch_feed.h"
 
@@ -16,26 +17,42 @@
 #define S_RETRY_MS          1000        //  wait after a snapshot went unanswered
 #define S_VERIFY_MS         2000        //  filtered feeds: verify at most this often
 
+//  One collector's feed.
+typedef struct {
+    char *endpoint;                     //  where it publishes
+    zsock_t *sub;                       //  our subscription (while running)
+    int64_t last_heard;                 //  mono ms of its last message
+    int64_t last_seq;                   //  highest seq it sent us, or a snapshot covered
+    bool silent;                        //  no heartbeat on it for too long
+} s_feed_t;
+
 struct _watch_feed_t {
-    char *feed_ep;                      //  where the collector publishes
-    char *query_ep;                     //  where it answers snapshots
+    s_feed_t feeds [WATCH_FEED_MAX];    //  the collectors' feeds
+    size_t feed_count;                  //  how many (1 in the usual case)
+    char *feed_ep;                      //  the feeds' endpoints, for messages
+    char *query_eps [WATCH_FEED_MAX];   //  where snapshots are answered
+    size_t query_count;
+    size_t query_current;               //  the one asked now
+    char *query_ep;                     //  = query_eps [query_current]
+    char *public_key, *secret_key;      //  our CURVE pair (NULL: plaintext)
+    char *server_key;                   //  the collectors' public key
+    bool feed_curve;                    //  CURVE on the SUBs too
     char *prefix;                       //  region prefix ("" = all)
     int64_t year;                       //  0 = newest with data
     int timeout_ms;                     //  one snapshot's allowance
     bool log;                           //  events to stderr (JSON and line modes)
     watch_state_t *state;               //  the store (borrowed)
-    zsock_t *sub;                       //  feed subscription (while running)
     zsock_t *dealer;                    //  the snapshot in progress, or NULL
     zpoller_t *poller;                  //  sub, and dealer while taking
     int64_t snapshot_deadline;          //  mono ms: give the snapshot up
     int64_t retry_at;                   //  mono ms: earliest next snapshot
     bool want_snapshot;                 //  take one as soon as allowed
     bool quiet;                         //  the current snapshot is a routine check
-    int64_t last_heard;                 //  mono ms of the last feed message
+    int64_t last_heard;                 //  mono ms of the last feed message (any feed)
     int64_t last_heard_wall;            //  the same, wall clock ms
     int64_t last_update_wall;           //  wall ms of the last totals applied
     int64_t last_verify;                //  mono ms of the last verification snapshot
-    bool silent;                        //  no heartbeat for too long
+    bool silent;                        //  no heartbeat on any feed for too long
     int64_t snapshots;                  //  snapshots completed
     char reason [160];                  //  why the current snapshot is taken
     char problem [256];                 //  the last thing that went wrong, or ""
@@ -80,11 +97,39 @@ s_update_status (watch_feed_t *self)
                   self->last_update_wall ? updated : "--:--:--");
     else
         snprintf (self->status, sizeof self->status, "connecting to %s", self->feed_ep);
+    if (!self->silent && self->feed_count > 1) {
+        size_t quiet = 0;
+        for (size_t i = 0; i < self->feed_count; i++)
+            quiet += self->feeds [i].silent;
+        size_t len = strlen (self->status);
+        if (quiet)
+            snprintf (self->status + len, sizeof self->status - len,
+                      "  [%zu of %zu feeds silent]", quiet, self->feed_count);
+    }
     if (self->bad_messages > 0) {
         size_t len = strlen (self->status);
         snprintf (self->status + len, sizeof self->status - len,
                   "  [%lld undecodable feed messages ignored]", (long long) self->bad_messages);
     }
+}
+
+//  Make sock a CURVE client when we have keys.
+static void
+s_apply_curve (watch_feed_t *self, zsock_t *sock)
+{
+    if (!self->public_key)
+        return;
+    zsock_set_curve_publickey (sock, self->public_key);
+    zsock_set_curve_secretkey (sock, self->secret_key);
+    zsock_set_curve_serverkey (sock, self->server_key);
+}
+
+//  Ask the next query endpoint from now on.
+static void
+s_next_query (watch_feed_t *self)
+{
+    self->query_current = (self->query_current + 1) % self->query_count;
+    self->query_ep = self->query_eps [self->query_current];
 }
 
 static void
@@ -105,6 +150,7 @@ s_snapshot_send (watch_feed_t *self, char *err, size_t err_size)
     self->dealer = zsock_new (ZMQ_DEALER);
     assert (self->dealer);
     zsock_set_linger (self->dealer, 0);
+    s_apply_curve (self, self->dealer);
     if (zsock_connect (self->dealer, "%s", self->query_ep)) {
         snprintf (err, err_size, "cannot connect to the query endpoint '%s': %s",
                   self->query_ep, zmq_strerror (zmq_errno ()));
@@ -156,6 +202,10 @@ s_snapshot_recv (watch_feed_t *self, char *err, size_t err_size)
     else
     if (msg->type == PROTO_SNAPSHOT_END) {
         watch_verdict_t verdict = watch_state_snapshot_end (self->state, msg->seq);
+        //  Whatever any feed published up to the snapshot's seq is in it.
+        for (size_t i = 0; i < self->feed_count; i++)
+            if (self->feeds [i].last_seq < msg->seq)
+                self->feeds [i].last_seq = msg->seq;
         self->snapshots++;
         s_drop_dealer (self);
         if (verdict == WATCH_GAP) {
@@ -199,11 +249,11 @@ s_start_snapshot (watch_feed_t *self, bool quiet, const char *format, ...)
     }
 }
 
-//  One message from the feed.
+//  One message from a feed.
 static void
-s_feed_recv (watch_feed_t *self)
+s_feed_recv (watch_feed_t *self, s_feed_t *feed)
 {
-    zmsg_t *zmsg = zmsg_recv (self->sub);
+    zmsg_t *zmsg = zmsg_recv (feed->sub);
     if (!zmsg)
         return;
     zframe_t *topic = zmsg_first (zmsg);
@@ -218,19 +268,33 @@ s_feed_recv (watch_feed_t *self)
         return;
     }
     int64_t now = zclock_mono ();
-    self->last_heard = now;
+    bool merged = self->feed_count > 1;
+    self->last_heard = feed->last_heard = now;
     self->last_heard_wall = zclock_time ();
-    if (self->silent) {
-        //  Whatever was published meanwhile is gone: start over from a
+    self->silent = false;
+    if (feed->silent) {
+        //  Whatever it published meanwhile is gone: start over from a
         //  snapshot, with this message as the first one buffered.
         char since [16];
         s_clock (self->last_heard_wall, since, sizeof since);
-        self->silent = false;
-        if (!self->dealer)
-            s_start_snapshot (self, false, "the collector is back (%s)", since);
+        feed->silent = false;
+        if (!self->dealer) {
+            if (merged)
+                s_start_snapshot (self, false, "the collector is back on %s (%s)", feed->endpoint, since);
+            else
+                s_start_snapshot (self, false, "the collector is back (%s)", since);
+        }
     }
     bool totals = msg->type == PROTO_TOTALS;
     int64_t seq = msg->seq, last = watch_state_seq (self->state);
+    if (merged && !totals && seq > feed->last_seq && !self->dealer
+    &&  watch_state_synced (self->state) && !watch_state_taking (self->state))
+        //  This collector published something that never reached us.
+        s_start_snapshot (self, false, "lost feed message(s) on %s: heartbeat says seq %lld, "
+                          "last seen there %lld", feed->endpoint, (long long) seq,
+                          (long long) feed->last_seq);
+    if (seq > feed->last_seq)
+        feed->last_seq = seq;
     watch_verdict_t verdict = watch_state_feed (self->state, &msg);
     if (verdict == WATCH_APPLIED || (verdict == WATCH_GAP && totals))
         self->last_update_wall = self->last_heard_wall;
@@ -254,7 +318,18 @@ static void
 s_check_clocks (watch_feed_t *self)
 {
     int64_t now = zclock_mono ();
-    if (!self->silent && now - self->last_heard > WATCH_FEED_SILENCE_MS) {
+    bool all_silent = true;
+    for (size_t i = 0; i < self->feed_count; i++) {
+        s_feed_t *feed = &self->feeds [i];
+        if (!feed->silent && now - feed->last_heard > WATCH_FEED_SILENCE_MS) {
+            feed->silent = true;
+            if (self->log && self->feed_count > 1)
+                fprintf (stderr, "tally-watch: no heartbeat on %s for %d s\n", feed->endpoint,
+                         WATCH_FEED_SILENCE_MS / 1000);
+        }
+        all_silent = all_silent && feed->silent;
+    }
+    if (!self->silent && all_silent) {
         self->silent = true;
         if (!self->last_heard_wall)
             self->last_heard_wall = zclock_time () - WATCH_FEED_SILENCE_MS;
@@ -269,8 +344,10 @@ s_check_clocks (watch_feed_t *self)
         s_drop_dealer (self);
         watch_state_snapshot_abort (self->state);
         snprintf (self->problem, sizeof self->problem,
-                  "查询无应答  no snapshot from %s within %d ms; retrying",
-                  self->query_ep, self->timeout_ms);
+                  "查询无应答  no snapshot from %s within %d ms; retrying%s%s",
+                  self->query_ep, self->timeout_ms, self->query_count > 1 ? " on " : "",
+                  self->query_count > 1 ? self->query_eps [(self->query_current + 1) % self->query_count] : "");
+        s_next_query (self);
         self->retry_at = now + S_RETRY_MS;
         self->want_snapshot = true;
         if (self->log)
@@ -280,14 +357,49 @@ s_check_clocks (watch_feed_t *self)
         s_start_snapshot (self, false, "%s", *self->reason ? self->reason : "start");
 }
 
+//  Endpoints joined with ", " (caller frees).
+static char *
+s_join (char *const *items, size_t count)
+{
+    size_t length = 1;
+    for (size_t i = 0; i < count; i++)
+        length += strlen (items [i]) + 2;
+    char *text = calloc (1, length);
+    assert (text);
+    for (size_t i = 0; i < count; i++) {
+        if (i)
+            strcat (text, ", ");
+        strcat (text, items [i]);
+    }
+    return text;
+}
+
 watch_feed_t *
 watch_feed_new (const watch_feed_config_t *config, watch_state_t *state)
 {
     assert (config && state);
     watch_feed_t *self = calloc (1, sizeof *self);
     assert (self);
-    self->feed_ep = strdup (config->feed_ep);
-    self->query_ep = strdup (config->query_ep);
+    const char *const *feeds = config->feed_count ? config->feed_eps : &config->feed_ep;
+    size_t feed_count = config->feed_count ? config->feed_count : 1;
+    assert (feed_count <= WATCH_FEED_MAX);
+    char *names [WATCH_FEED_MAX];
+    for (size_t i = 0; i < feed_count; i++)
+        names [i] = self->feeds [i].endpoint = strdup (feeds [i]);
+    self->feed_count = feed_count;
+    self->feed_ep = s_join (names, feed_count);
+    const char *const *queries = config->query_count ? config->query_eps : &config->query_ep;
+    self->query_count = config->query_count ? config->query_count : 1;
+    assert (self->query_count <= WATCH_FEED_MAX);
+    for (size_t i = 0; i < self->query_count; i++)
+        self->query_eps [i] = strdup (queries [i]);
+    self->query_ep = self->query_eps [0];
+    if (config->public_key) {
+        self->public_key = strdup (config->public_key);
+        self->secret_key = strdup (config->secret_key);
+        self->server_key = strdup (config->server_key);
+        self->feed_curve = config->feed_curve;
+    }
     self->prefix = strdup (config->prefix ? config->prefix : "");
     self->year = config->year;
     self->timeout_ms = config->timeout_ms > 0 ? config->timeout_ms : 5000;
@@ -305,18 +417,25 @@ watch_feed_destroy (watch_feed_t **self_p)
         return;
     s_drop_dealer (self);
     zpoller_destroy (&self->poller);
-    zsock_destroy (&self->sub);
+    for (size_t i = 0; i < self->feed_count; i++) {
+        zsock_destroy (&self->feeds [i].sub);
+        free (self->feeds [i].endpoint);
+    }
+    for (size_t i = 0; i < self->query_count; i++)
+        free (self->query_eps [i]);
     free (self->feed_ep);
-    free (self->query_ep);
+    free (self->public_key);
+    free (self->secret_key);
+    free (self->server_key);
     free (self->prefix);
     free (self);
     *self_p = NULL;
 }
 
-int
-watch_feed_snapshot (watch_feed_t *self, char *err, size_t err_size)
+//  One snapshot from the current query endpoint, without the feed.
+static int
+s_snapshot_once (watch_feed_t *self, char *err, size_t err_size)
 {
-    assert (self);
     if (s_snapshot_send (self, err, err_size))
         return -1;
     while (true) {
@@ -340,9 +459,27 @@ watch_feed_snapshot (watch_feed_t *self, char *err, size_t err_size)
     s_drop_dealer (self);
     watch_state_snapshot_abort (self->state);
     snprintf (err, err_size, "the collector did not answer a snapshot request on %s within %.1f s"
-              " (is tally-collector running, and is --query right?)",
-              self->query_ep, self->timeout_ms / 1000.0);
+              " (is tally-collector running, and is --query right?%s)",
+              self->query_ep, self->timeout_ms / 1000.0,
+              self->public_key ? " Does it know our --key, and is --server-key its public key?"
+                               : " With CURVE it answers only clients with --server-key and --key.");
     return -1;
+}
+
+int
+watch_feed_snapshot (watch_feed_t *self, char *err, size_t err_size)
+{
+    assert (self);
+    //  Each query endpoint in turn, until one answers.
+    int rc = -1;
+    for (size_t tried = 0; rc && tried < self->query_count && !zsys_interrupted; tried++) {
+        if (tried) {
+            fprintf (stderr, "tally-watch: %s; trying the next query endpoint\n", err);
+            s_next_query (self);
+        }
+        rc = s_snapshot_once (self, err, err_size);
+    }
+    return rc;
 }
 
 int
@@ -350,20 +487,27 @@ watch_feed_run (watch_feed_t *self, watch_feed_fn *on_wake, void *arg,
                 char *err, size_t err_size)
 {
     assert (self);
-    self->sub = zsock_new (ZMQ_SUB);
-    assert (self->sub);
-    zsock_set_rcvhwm (self->sub, 100000);
-    zsock_set_subscribe (self->sub, self->prefix);
-    if (*self->prefix)
-        zsock_set_subscribe (self->sub, "$hb");
-    if (zsock_connect (self->sub, "%s", self->feed_ep)) {
-        snprintf (err, err_size, "cannot connect to the feed endpoint '%s': %s",
-                  self->feed_ep, zmq_strerror (zmq_errno ()));
-        return -1;
-    }
-    self->poller = zpoller_new (self->sub, NULL);
+    self->poller = zpoller_new (NULL);
     assert (self->poller);
     self->last_heard = zclock_mono ();
+    for (size_t i = 0; i < self->feed_count; i++) {
+        s_feed_t *feed = &self->feeds [i];
+        feed->sub = zsock_new (ZMQ_SUB);
+        assert (feed->sub);
+        zsock_set_rcvhwm (feed->sub, 100000);
+        if (self->feed_curve)
+            s_apply_curve (self, feed->sub);
+        zsock_set_subscribe (feed->sub, self->prefix);
+        if (*self->prefix)
+            zsock_set_subscribe (feed->sub, "$hb");
+        if (zsock_connect (feed->sub, "%s", feed->endpoint)) {
+            snprintf (err, err_size, "cannot connect to the feed endpoint '%s': %s",
+                      feed->endpoint, zmq_strerror (zmq_errno ()));
+            return -1;
+        }
+        feed->last_heard = self->last_heard;
+        zpoller_add (self->poller, feed->sub);
+    }
     //  Subscribed first, then the snapshot: anything published meanwhile
     //  is buffered by the store and replayed after snapshot_end.
     s_start_snapshot (self, false, "start");
@@ -373,11 +517,15 @@ watch_feed_run (watch_feed_t *self, watch_feed_fn *on_wake, void *arg,
     }
     while (!zsys_interrupted) {
         void *which = zpoller_wait (self->poller, S_TICK_MS);
-        if (which == self->sub) {
+        s_feed_t *feed = NULL;
+        for (size_t i = 0; which && i < self->feed_count; i++)
+            if (which == self->feeds [i].sub)
+                feed = &self->feeds [i];
+        if (feed) {
             //  Drain what is queued, then redraw once.
-            s_feed_recv (self);
-            while (zsock_events (self->sub) & ZMQ_POLLIN)
-                s_feed_recv (self);
+            s_feed_recv (self, feed);
+            while (zsock_events (feed->sub) & ZMQ_POLLIN)
+                s_feed_recv (self, feed);
         }
         else
         if (which && which == self->dealer) {

@@ -8,6 +8,20 @@
     WATCH_FEED_SILENCE_MS. Each snapshot gets a new DEALER, so a late answer
     to an abandoned request can never be mistaken for the current one.
 
+    Several collectors sharing one database: one SUB per feed, all at once
+    (the store must then be in merged mode: their seqs interleave, and each
+    region is applied by version). A feed's seq may jump (the others'
+    commits), so a jump is no loss; a heartbeat announcing a seq beyond the
+    last one seen on that same feed is (that collector published something
+    we missed), and so is a feed coming back after a silence: either takes
+    a fresh snapshot. The watch counts as silent only when every feed is.
+    Several query endpoints are tried in turn, moving on when one does not
+    answer a snapshot in time.
+
+    With CURVE keys the query DEALER is a CURVE client, and so are the SUBs
+    when feed_curve is set (the collector's --feed-curve): a CURVE client
+    cannot talk to a plaintext server, so the feed stays plain otherwise.
+
     It keeps a one-line status for people: live, taking a snapshot (and why),
     or "collector silent since 15:02:11".
 */
@@ -24,10 +38,20 @@ typedef struct _watch_feed_t watch_feed_t;
 //  No heartbeat for longer than this and the collector counts as silent.
 #define WATCH_FEED_SILENCE_MS 3000
 
+#define WATCH_FEED_MAX 16        //  feeds and query endpoints, each
+
 //  Where to connect and what to ask for.
 typedef struct {
     const char *feed_ep;            //  collector's PUB, e.g. tcp://localhost:7702
     const char *query_ep;           //  collector's query ROUTER, tcp://localhost:7703
+    const char *const *feed_eps;    //  or several feeds (feed_ep is then ignored)
+    size_t feed_count;
+    const char *const *query_eps;   //  or several query endpoints, tried in turn
+    size_t query_count;
+    const char *public_key;         //  our CURVE pair, Z85 (NULL: plaintext)
+    const char *secret_key;
+    const char *server_key;         //  the collectors' public key, Z85
+    bool feed_curve;                //  CURVE on the feed too
     const char *prefix;             //  region code prefix; "" = every region
     int64_t year;                   //  year to ask for; 0 = the newest with data
     int timeout_ms;                 //  how long one snapshot may take

@@ -32,6 +32,7 @@ struct _watch_state_t {
     size_t size;                        //  entries held
     size_t cap;                         //  entries allocated
     bool filtered;                      //  feed subscribed with a region prefix
+    bool merged;                        //  several collectors' feeds, seqs interleaved
     bool synced;                        //  in step with the feed since a snapshot
     bool taking;                        //  a snapshot is in progress
     bool overflowed;                    //  the buffer filled up during this snapshot
@@ -141,13 +142,14 @@ s_apply_feed (watch_state_t *self, proto_msg_t *msg)
         proto_msg_destroy (&msg);
         if (!self->synced || seq <= self->seq)
             return WATCH_STALE;
-        if (self->filtered)
+        if (self->filtered || self->merged)
             return WATCH_VERIFY;
         self->synced = false;
         return WATCH_GAP;
     }
-    if (!self->synced) {
-        //  Between a loss and the next snapshot: region by region only.
+    if (!self->synced || self->merged) {
+        //  Between a loss and the next snapshot, or merged feeds whose seqs
+        //  interleave: region by region, by version, only.
         if (msg->seq > self->seq)
             self->seq = msg->seq;
         return s_store (self, msg, s_feed_version (msg)) ? WATCH_APPLIED : WATCH_STALE;
@@ -175,6 +177,13 @@ watch_state_new (bool filtered, watch_state_fn *on_store, void *arg)
     self->on_store = on_store;
     self->arg = arg;
     return self;
+}
+
+void
+watch_state_set_merged (watch_state_t *self, bool merged)
+{
+    assert (self);
+    self->merged = merged;
 }
 
 void

@@ -20,6 +20,14 @@
     heartbeat beyond the last seq seen asks the caller to verify with a
     snapshot (WATCH_VERIFY) instead of reporting a loss.
 
+    When the feed is several collectors' feeds merged (collectors sharing
+    one database), their seqs interleave: collector A may publish seq 11
+    before collector B publishes seq 10. In that "merged" mode every totals
+    message is applied region by region by its version alone (never going
+    back), seq is only the highest one seen, a jump in seq proves nothing,
+    and a heartbeat beyond the highest seq seen asks for verification
+    (WATCH_VERIFY), as in filtered mode.
+
     The store calls a function for every message that moved a region forward,
     so outputs (JSON lines, the table) see exactly what the store holds.
 */
@@ -53,6 +61,10 @@ typedef void (watch_state_fn) (void *arg, const proto_msg_t *totals);
 //  subscribed with a non-empty region prefix (see above). on_store may be NULL.
 watch_state_t *
     watch_state_new (bool filtered, watch_state_fn *on_store, void *arg);
+
+//  Switch merged mode (see above) on or off; off by default.
+void
+    watch_state_set_merged (watch_state_t *self, bool merged);
 
 //  Destroy the store and null the caller's pointer; harmless on NULL.
 void

@@ -9,7 +9,11 @@
     - a feed message dropped on the way (a filtering forwarder in front of the
       feed) makes the watch take a fresh snapshot and end right;
     - the collector stopped and restarted while watching: silence, recovery;
-    - --once prints the snapshot and exits 0, or exits 2 with nobody answering.
+    - --once prints the snapshot and exits 0, or exits 2 with nobody answering;
+    - CURVE: --once with keys works and without keys exits 2; --feed-curve;
+    - config files: the command line overrides the file, bad lines are named;
+    - two collectors on one database, two --feed: the watch ends with the
+      database's state, each region's versions only going up.
 */
 #include <check.h>
 #include <czmq.h>
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include "keygen.h"
 #include "proto_msg.h"
 #include "tt.h"
 
@@ -622,6 +627,404 @@ START_TEST (test_collector_restart)
 }
 END_TEST
 
+
+//  ---------------------------------------------------------------------------
+//  Keys, config files, several collectors
+
+//  Keys made as the README says: the collector's pair, a county's key and
+//  a city screen's key, the public halves copied to a clients folder.
+typedef struct {
+    char *keys;
+    char *clients;
+    char server_key [600];              //  keys/collector.cert
+    char screen_key [600];              //  keys/screen.cert_secret
+    char county_key [600];              //  keys/jian.cert_secret
+    char secret [600];                  //  keys/collector.cert_secret
+} s_keys_t;
+
+static void
+s_keys_make (s_keys_t *self)
+{
+    self->keys = tt_tempdir ("keys");
+    self->clients = tt_tempdir ("clients");
+    char err [256];
+    ck_assert_int_eq (keygen_write (self->keys, "collector", NULL, err, sizeof err), 0);
+    ck_assert_int_eq (keygen_write (self->keys, "screen", "2205*", err, sizeof err), 0);
+    ck_assert_int_eq (keygen_write (self->keys, "jian", "220582", err, sizeof err), 0);
+    const char *names [] = { "screen", "jian" };
+    for (int i = 0; i < 2; i++) {
+        char from [600], to [600];
+        snprintf (from, sizeof from, "%s/%s.cert", self->keys, names [i]);
+        snprintf (to, sizeof to, "%s/%s.cert", self->clients, names [i]);
+        char *text = tt_slurp (from);
+        FILE *out = fopen (to, "w");
+        ck_assert_ptr_nonnull (out);
+        fputs (text, out);
+        fclose (out);
+        free (text);
+    }
+    snprintf (self->server_key, sizeof self->server_key, "%s/collector.cert", self->keys);
+    snprintf (self->screen_key, sizeof self->screen_key, "%s/screen.cert_secret", self->keys);
+    snprintf (self->county_key, sizeof self->county_key, "%s/jian.cert_secret", self->keys);
+    snprintf (self->secret, sizeof self->secret, "%s/collector.cert_secret", self->keys);
+}
+
+static void
+s_keys_free (s_keys_t *self)
+{
+    free (self->keys);
+    free (self->clients);
+}
+
+START_TEST (test_curve_query_and_feed)
+{
+    //  Some figures first, through a plain collector on the same database.
+    tt_collector_t *plain = s_collector_start (NULL);
+    s_reporter_t *reporter = s_reporter_new (plain->report_ep, "watch-it-curve");
+    s_report (reporter, "220582", "2022-03-06", "projects_planned", 33LL, "projects_started", 16LL, NULL);
+    s_reporter_destroy (&reporter);
+    s_collector_stop (&plain);
+
+    s_keys_t keys;
+    s_keys_make (&keys);
+    const char *extra [] = { "--curve-secret", keys.secret, "--clients", keys.clients, NULL };
+    tt_collector_t *collector = tt_collector_start (s_pg->conninfo, extra, NULL);
+    s_track (collector->pid);
+
+    //  --once with our key: the snapshot, as the database has it.
+    const char *with [] = { tt_watch_bin, "--once", "--json", "--prefix", "220582",
+                            "--feed", collector->feed_ep, "--query", collector->query_ep,
+                            "--server-key", keys.server_key, "--key", keys.screen_key, NULL };
+    char *out = NULL;
+    int rc = tt_run (with, 10000, &out);
+    ck_assert_msg (rc == 0, "--once with keys exited %d: %s", rc, out);
+    char *db = s_db_values ("220582");
+    json_error_t error;
+    json_t *root = json_loads (out, JSON_DISABLE_EOF_CHECK, &error);
+    ck_assert_msg (root != NULL, "not JSON: %s", out);
+    char *watch = s_values_text (json_object_get (root, "values"));
+    ck_assert_str_eq (watch, db);
+    free (watch);
+    free (db);
+    json_decref (root);
+    free (out);
+
+    //  Without keys the collector never answers: exit 2, with a hint.
+    const char *without [] = { tt_watch_bin, "--once", "--timeout", "1",
+                               "--feed", collector->feed_ep, "--query", collector->query_ep, NULL };
+    ck_assert_int_eq (tt_run (without, 10000, &out), 2);
+    ck_assert_ptr_nonnull (strstr (out, "did not answer"));
+    ck_assert_ptr_nonnull (strstr (out, "--server-key and --key"));
+    free (out);
+
+    //  Key files that cannot be used: a usage error naming the file.
+    const char *missing [] = { tt_watch_bin, "--once", "--query", collector->query_ep,
+                               "--server-key", keys.server_key, "--key", "/nonexistent/k.cert_secret", NULL };
+    ck_assert_int_eq (tt_run (missing, 10000, &out), 1);
+    ck_assert_ptr_nonnull (strstr (out, "/nonexistent/k.cert_secret"));
+    free (out);
+    const char *half [] = { tt_watch_bin, "--once", "--key", keys.screen_key, NULL };
+    ck_assert_int_eq (tt_run (half, 10000, &out), 1);
+    free (out);
+    const char *feed_only [] = { tt_watch_bin, "--once", "--feed-curve", NULL };
+    ck_assert_int_eq (tt_run (feed_only, 10000, &out), 1);
+    free (out);
+    s_collector_stop (&collector);
+
+    //  --feed-curve: the feed, too, needs a known key. A watch with keys
+    //  follows the county's CURVE reports live...
+    const char *feed_extra [] = { "--curve-secret", keys.secret, "--clients", keys.clients,
+                                  "--feed-curve", NULL };
+    collector = tt_collector_start (s_pg->conninfo, feed_extra, NULL);
+    s_track (collector->pid);
+    char *dir = tt_tempdir ("watch");
+    char *path = s_out_path (dir, "curve.jsonl");
+    char *plain_path = s_out_path (dir, "plain.jsonl");
+    const char *live [] = { tt_watch_bin, "--json", "--feed", collector->feed_ep,
+                            "--query", collector->query_ep, "--server-key", keys.server_key,
+                            "--key", keys.screen_key, "--feed-curve", NULL };
+    pid_t pid = s_track (tt_spawn (live, path));
+    //  ...while one without --feed-curve hears nothing on that feed.
+    const char *deaf [] = { tt_watch_bin, "--json", "--feed", collector->feed_ep,
+                            "--query", collector->query_ep, "--server-key", keys.server_key,
+                            "--key", keys.screen_key, NULL };
+    pid_t deaf_pid = s_track (tt_spawn (deaf, plain_path));
+    ck_assert (s_wait_for_text (path, "\"220582\"", 10000));
+    char *outbox = tt_tempdir ("watch-outbox");
+    const char *send [] = { tt_reporter_bin, "send", "--region", "220582", "--as-of", "2022-03-07",
+                            "--set", "projects_started=17", "--collector", collector->report_ep,
+                            "--outbox", outbox, "--server-key", keys.server_key,
+                            "--key", keys.county_key, NULL };
+    rc = tt_run (send, 30000, &out);
+    ck_assert_msg (rc == 0, "tally-reporter send exited %d: %s", rc, out);
+    free (out);
+    s_wait_matches_db (path, 10000);
+    ck_assert (s_wait_for_text (plain_path, "collector silent since", 8000));
+    s_watch_stop (pid);
+    s_watch_stop (deaf_pid);
+    char *text = tt_slurp (path);
+    ck_assert_ptr_null (strstr (text, "collector silent"));
+    free (text);
+    s_collector_stop (&collector);
+    free (outbox);
+    free (path);
+    free (plain_path);
+    free (dir);
+    s_keys_free (&keys);
+}
+END_TEST
+
+static char *
+s_write_conf (const char *dir, const char *name, const char *text)
+{
+    char *path = zsys_sprintf ("%s/%s", dir, name);
+    FILE *file = fopen (path, "w");
+    ck_assert_ptr_nonnull (file);
+    fputs (text, file);
+    fclose (file);
+    return path;
+}
+
+START_TEST (test_config_file)
+{
+    tt_collector_t *collector = s_collector_start (NULL);
+    s_reporter_t *reporter = s_reporter_new (collector->report_ep, "watch-it-conf");
+    s_report_seed (reporter);
+    s_reporter_destroy (&reporter);
+    char *dir = tt_tempdir ("conf");
+    char *text = zsys_sprintf ("# the city screen\n"
+                               "feed = %s\n"
+                               "query = tcp://127.0.0.1:9\n"
+                               "prefix = 2205\n"
+                               "json = yes   # for scripts\n"
+                               "once = yes\n",
+                               collector->feed_ep);
+    char *conf = s_write_conf (dir, "watch.conf", text);
+    free (text);
+    //  The file's json and once (over the defaults), the command line's
+    //  query and prefix (over the file's).
+    const char *argv [] = { tt_watch_bin, "-c", conf, "--query", collector->query_ep,
+                            "--prefix", "220582", NULL };
+    char *out = NULL;
+    int rc = tt_run (argv, 10000, &out);
+    ck_assert_msg (rc == 0, "exited %d: %s", rc, out);
+    int lines = 0;
+    char *save, *line = strtok_r (out, "\n", &save);
+    for (; line; line = strtok_r (NULL, "\n", &save), lines++) {
+        json_error_t error;
+        json_t *root = json_loads (line, 0, &error);
+        ck_assert_msg (root != NULL, "not JSON: %s", line);
+        ck_assert_str_eq (json_string_value (json_object_get (root, "region")), "220582");
+        json_decref (root);
+    }
+    ck_assert_int_eq (lines, 1);
+    free (out);
+    //  The file's query endpoint (nobody there): exit 2.
+    const char *file_query [] = { tt_watch_bin, "--config", conf, "--timeout", "0.5", NULL };
+    ck_assert_int_eq (tt_run (file_query, 10000, &out), 2);
+    ck_assert_ptr_nonnull (strstr (out, "tcp://127.0.0.1:9"));
+    free (out);
+
+    //  Unknown key, bad value: one line naming file, line and key.
+    char *bad = s_write_conf (dir, "bad.conf", "# screen\nprefx = 2205\n");
+    const char *bad_argv [] = { tt_watch_bin, "-c", bad, "--once", NULL };
+    ck_assert_int_eq (tt_run (bad_argv, 10000, &out), 1);
+    char want [700];
+    snprintf (want, sizeof want, "%s:2: key 'prefx'", bad);
+    ck_assert_msg (strstr (out, want), "no \"%s\" in: %s", want, out);
+    ck_assert_ptr_eq (strchr (out, '\n'), out + strlen (out) - 1);
+    free (out);
+    free (bad);
+    bad = s_write_conf (dir, "bad2.conf", "json = sometimes\n");
+    const char *bad2_argv [] = { tt_watch_bin, "-c", bad, NULL };
+    ck_assert_int_eq (tt_run (bad2_argv, 10000, &out), 1);
+    snprintf (want, sizeof want, "%s:1: key 'json'", bad);
+    ck_assert_msg (strstr (out, want), "no \"%s\" in: %s", want, out);
+    free (out);
+    free (bad);
+    //  The example in deploy/ is read without complaint (nobody answers there).
+    char example [600];
+    snprintf (example, sizeof example, "%s/deploy/tally-watch.conf", tt_source_dir);
+    const char *example_argv [] = { tt_watch_bin, "-c", example, "--once", "--timeout", "0.2",
+                                    "--query", "tcp://127.0.0.1:9", NULL };
+    ck_assert_int_eq (tt_run (example_argv, 10000, &out), 2);
+    free (out);
+    s_collector_stop (&collector);
+    free (conf);
+    free (dir);
+}
+END_TEST
+
+//  True when, in a --json output, every region's versions only go up.
+//  *behind: lines whose seq is below one printed earlier (interleaved feeds).
+static bool
+s_versions_rise (const char *path, char *why, size_t why_size, int *behind)
+{
+    long long highest = 0;
+    *behind = 0;
+    zhashx_t *last = zhashx_new ();
+    zhashx_set_duplicator (last, (zhashx_duplicator_fn *) strdup);
+    zhashx_set_destructor (last, (zhashx_destructor_fn *) zstr_free);
+    char *text = tt_slurp (path);
+    bool rising = true;
+    char *save, *line = text ? strtok_r (text, "\n", &save) : NULL;
+    for (; line && rising; line = strtok_r (NULL, "\n", &save)) {
+        json_error_t error;
+        json_t *root = json_loads (line, 0, &error);
+        if (!root)
+            continue;
+        const char *region = json_string_value (json_object_get (root, "region"));
+        json_t *year = json_object_get (root, "year");
+        json_t *v = json_object_get (root, "version");
+        long long version = json_integer_value (v ? v : json_object_get (root, "seq"));
+        long long seq = json_integer_value (json_object_get (root, "seq"));
+        *behind += seq < highest;
+        if (seq > highest)
+            highest = seq;
+        char key [64], number [32];
+        snprintf (key, sizeof key, "%s/%lld", region ? region : "", (long long) json_integer_value (year));
+        const char *seen = zhashx_lookup (last, key);
+        if (seen && atoll (seen) >= version) {
+            rising = false;
+            snprintf (why, why_size, "%s went from version %s to %lld", key, seen, version);
+        }
+        snprintf (number, sizeof number, "%lld", version);
+        zhashx_update (last, key, number);
+        json_decref (root);
+    }
+    free (text);
+    zhashx_destroy (&last);
+    return rising;
+}
+
+//  A CSV of `count` days of figures for region.
+static char *
+s_write_days (const char *dir, const char *region, int count)
+{
+    char *path = zsys_sprintf ("%s/%s.csv", dir, region);
+    FILE *file = fopen (path, "w");
+    ck_assert_ptr_nonnull (file);
+    fprintf (file, "region,as_of,metric,value\n");
+    for (int i = 0; i < count; i++) {
+        fprintf (file, "%s,2022-%02d-%02d,projects_started,%d\n", region, 4 + i / 28, 1 + i % 28, i);
+        fprintf (file, "%s,2022-%02d-%02d,projects_planned,%d\n", region, 4 + i / 28, 1 + i % 28, 40 + i);
+    }
+    fclose (file);
+    return path;
+}
+
+//  A forwarder that delays every message of a feed by 300 ms, so that the
+//  other collector's later messages overtake it.
+static void
+s_slow_forwarder (zsock_t *pipe, void *args)
+{
+    zsock_t *sub = zsock_new_sub ((const char *) args, "");
+    zsock_t *pub = zsock_new_pub ("tcp://127.0.0.1:*");
+    assert (sub && pub);
+    zsock_signal (pipe, 0);
+    zstr_send (pipe, zsock_endpoint (pub));
+    zlistx_t *held = zlistx_new ();          //  zmsg_t, in arrival order
+    zlistx_t *times = zlistx_new ();         //  their release times, as text
+    zlistx_set_destructor (times, (zlistx_destructor_fn *) zstr_free);
+    zpoller_t *poller = zpoller_new (pipe, sub, NULL);
+    while (true) {
+        void *which = zpoller_wait (poller, 10);
+        if (which == pipe || zpoller_terminated (poller))
+            break;
+        if (which == sub) {
+            zmsg_t *msg = zmsg_recv (sub);
+            if (!msg)
+                break;
+            zlistx_add_end (held, msg);
+            zlistx_add_end (times, zsys_sprintf ("%lld", (long long) zclock_mono () + 300));
+        }
+        while (zlistx_size (held) && atoll ((char *) zlistx_first (times)) <= zclock_mono ()) {
+            zmsg_t *msg = (zmsg_t *) zlistx_first (held);
+            zlistx_detach_cur (held);
+            zlistx_delete (times, zlistx_cursor (times));
+            zmsg_send (&msg, pub);
+        }
+    }
+    zmsg_t *msg;
+    while ((msg = (zmsg_t *) zlistx_detach (held, NULL)))
+        zmsg_destroy (&msg);
+    zlistx_destroy (&held);
+    zlistx_destroy (&times);
+    zpoller_destroy (&poller);
+    zsock_destroy (&sub);
+    zsock_destroy (&pub);
+}
+
+START_TEST (test_two_feeds)
+{
+    //  Two collectors on one database, each fed by its own reporters at the
+    //  same time, so that the city's totals change through both; the second
+    //  feed comes through a slow link, so the feeds interleave. The watch
+    //  subscribes to both feeds.
+    tt_collector_t *one = s_collector_start (NULL);
+    tt_collector_t *two = s_collector_start (NULL);
+    zactor_t *slow = zactor_new (s_slow_forwarder, two->feed_ep);
+    char *slow_ep = zstr_recv (slow);
+    char *dir = tt_tempdir ("two-feeds");
+    char *path = s_out_path (dir, "two.jsonl");
+    const char *argv [] = { tt_watch_bin, "--json", "--feed", one->feed_ep, "--feed", slow_ep,
+                            "--query", one->query_ep, "--query", two->query_ep, NULL };
+    pid_t watch = s_track (tt_spawn (argv, path));
+    s_reporter_t *first = s_reporter_new (one->report_ep, "watch-it-two");
+    s_report (first, "220503", "2022-03-08", "projects_planned", 28LL, NULL);
+    s_reporter_destroy (&first);
+    ck_assert (s_wait_for_text (path, "\"220503\"", 10000));
+
+    const char *counties [] = { "220502", "220521", "220523", "220524" };
+    pid_t senders [4];
+    char *files [4], *outboxes [4];
+    for (int i = 0; i < 4; i++) {
+        files [i] = s_write_days (dir, counties [i], 150);
+        outboxes [i] = tt_tempdir ("two-outbox");
+        const char *send [] = { tt_reporter_bin, "send", files [i], "--collector",
+                                i % 2 ? two->report_ep : one->report_ep,
+                                "--outbox", outboxes [i], "--window", "4", NULL };
+        char *log = zsys_sprintf ("%s/send-%d.log", dir, i);
+        senders [i] = tt_spawn (send, log);
+        free (log);
+    }
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq (tt_wait (senders [i], 120000), 0);
+        free (files [i]);
+        free (outboxes [i]);
+    }
+    s_wait_matches_db (path, 15000);
+    char why [256] = "";
+    int behind;
+    ck_assert_msg (s_versions_rise (path, why, sizeof why, &behind), "%s", why);
+    s_seen_t *seen = s_seen_read (path);
+    fprintf (stderr, "watch_integration: two feeds: %d totals lines, %d of them with a seq below "
+             "one seen before (interleaved)\n", seen->lines, behind);
+    s_seen_destroy (&seen);
+    //  Seq jumps between the two feeds are not taken for losses.
+    char *out = tt_slurp (path);
+    ck_assert_ptr_null (strstr (out, "lost feed message"));
+    free (out);
+
+    //  One collector goes away: the other's feed keeps the watch live.
+    s_collector_stop (&one);
+    s_reporter_t *later = s_reporter_new (two->report_ep, "watch-it-two-later");
+    s_report (later, "220582", "2022-03-09", "projects_planned", 34LL, NULL);
+    s_reporter_destroy (&later);
+    s_wait_matches_db (path, 10000);
+    ck_assert (s_wait_for_text (path, "no heartbeat on", 8000));
+    out = tt_slurp (path);
+    ck_assert_ptr_null (strstr (out, "collector silent since"));
+    free (out);
+    s_watch_stop (watch);
+    zactor_destroy (&slow);
+    zstr_free (&slow_ep);
+    s_collector_stop (&two);
+    free (path);
+    free (dir);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -634,6 +1037,9 @@ main (void)
     tcase_add_test (tc, test_late_joiner_matches_early_subscriber);
     tcase_add_test (tc, test_lost_message_takes_fresh_snapshot);
     tcase_add_test (tc, test_collector_restart);
+    tcase_add_test (tc, test_curve_query_and_feed);
+    tcase_add_test (tc, test_config_file);
+    tcase_add_test (tc, test_two_feeds);
     suite_add_tcase (suite, tc);
     SRunner *runner = srunner_create (suite);
     srunner_run_all (runner, CK_NORMAL);

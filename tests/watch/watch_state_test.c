@@ -240,6 +240,40 @@ START_TEST (test_filtered_feed)
 }
 END_TEST
 
+START_TEST (test_merged_feeds)
+{
+    //  Two collectors' feeds: collector B publishes seq 13 before collector A
+    //  publishes seq 12, for other regions or the same one.
+    s_stored = 0;
+    watch_state_t *state = s_synced_store (false);
+    watch_state_set_merged (state, true);
+    int before = s_stored;
+    ck_assert_int_eq (s_feed (state, fixture_totals ("220524", "柳河县", "county", 13,
+                              "projects_planned", 40LL, NULL)), WATCH_APPLIED);
+    //  An older seq for another region is no loss and is applied...
+    ck_assert_int_eq (s_feed (state, fixture_totals ("220582", "集安市", "county", 12,
+                              "projects_planned", 31LL, NULL)), WATCH_APPLIED);
+    ck_assert (watch_state_synced (state));
+    ck_assert_int_eq (s_value (state, "220582", "projects_planned"), 31);
+    //  ...but an older version of a region never replaces a newer one.
+    ck_assert_int_eq (s_feed (state, fixture_totals ("220524", "柳河县", "county", 11,
+                              "projects_planned", 39LL, NULL)), WATCH_STALE);
+    ck_assert_int_eq (s_value (state, "220524", "projects_planned"), 40);
+    ck_assert_int_eq (s_stored, before + 2);
+    //  A jump in seq is no loss either.
+    ck_assert_int_eq (s_feed (state, fixture_totals ("220582", "集安市", "county", 20,
+                              "projects_planned", 32LL, NULL)), WATCH_APPLIED);
+    ck_assert (watch_state_synced (state));
+    ck_assert_int_eq (watch_state_seq (state), 20);
+    //  A heartbeat up to the highest seq seen is fine; beyond it, verify.
+    ck_assert_int_eq (s_feed (state, s_heartbeat (13)), WATCH_STALE);
+    ck_assert_int_eq (s_feed (state, s_heartbeat (20)), WATCH_STALE);
+    ck_assert_int_eq (s_feed (state, s_heartbeat (21)), WATCH_VERIFY);
+    ck_assert (watch_state_synced (state));
+    watch_state_destroy (&state);
+}
+END_TEST
+
 START_TEST (test_years_and_order)
 {
     watch_state_t *state = s_synced_store (false);
@@ -274,6 +308,7 @@ watch_state_suite (void)
     tcase_add_test (tc, test_never_go_back);
     tcase_add_test (tc, test_abort_keeps_buffered);
     tcase_add_test (tc, test_filtered_feed);
+    tcase_add_test (tc, test_merged_feeds);
     tcase_add_test (tc, test_years_and_order);
     suite_add_tcase (suite, tc);
     return suite;
