@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config git
     libzmq3-dev libczmq-dev libmsgpack-dev libpq-dev check libjansson-dev libcsv-dev
-    postgresql-15 postgresql-client-15 docker-compose
+    postgresql-15 postgresql-client-15 postgresql-15-auto-failover docker-compose
     clang libclang-rt-14-dev valgrind jq
     chromium fonts-wqy-zenhei
 )

@@ -72,7 +72,7 @@ s_client_run (void *arg)
     s_slot_t *slots = (s_slot_t *) calloc (self->count, sizeof *slots);
     zsock_t *sock = s_client_connect (self);
     zpoller_t *poller = zpoller_new (sock, NULL);
-    size_t next = 0, done = 0, in_flight = 0;
+    size_t next = 0, done = 0, in_flight = 0, waiting = 0;
     int64_t last_reply = tt_now_ms ();
 
     while (done < self->count && tt_now_ms () < self->deadline_ms && !*self->error) {
@@ -83,9 +83,12 @@ s_client_run (void *arg)
                 slots [i].resend_at = 0;
                 slots [i].in_flight = true;
                 in_flight++;
+                waiting--;
                 s_client_send (self, sock, i);
             }
-        while (next < self->count && (int) in_flight < self->window) {
+        //  Reports waiting to be resent count against the window, as a
+        //  reporter's would: an outage does not make it send everything.
+        while (next < self->count && (int) (in_flight + waiting) < self->window) {
             slots [next].in_flight = true;
             in_flight++;
             if (in_flight == 1)
@@ -156,6 +159,7 @@ s_client_run (void *arg)
             slots [index].in_flight = false;
             in_flight--;
             slots [index].resend_at = tt_now_ms () + (wait > 1000 ? 1000 : wait);
+            waiting++;
         }
         else
             s_client_error (self, "%s seq %" PRId64 ": unexpected %s %s (%s)", self->source, seq,
