@@ -2,6 +2,7 @@
 #include "health.h"
 
 #include <czmq.h>
+#include "curve_keys.h"
 #include "proto_msg.h"
 
 static int
@@ -52,24 +53,16 @@ health_ping (int argc, char **argv)
 
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     if (key) {
-        char path [1024];
-        snprintf (path, sizeof path, "%s", key);
-        size_t len = strlen (path);
-        if (len > 7 && streq (path + len - 7, "_secret"))
-            path [len - 7] = 0;
-        zcert_t *mine = zcert_load (path);
-        zcert_t *server = zcert_load (server_key);
-        if (!mine || !server) {
-            fprintf (stderr, "tally-collector ping: cannot read %s\n", mine ? server_key : key);
-            zcert_destroy (&mine);
-            zcert_destroy (&server);
+        curve_keys_t keys;
+        char err [1200];
+        if (curve_keys_load (&keys, key, server_key, err, sizeof err)) {
+            fprintf (stderr, "tally-collector ping: %s\n", err);
             zsock_destroy (&sock);
             return 2;
         }
-        zcert_apply (mine, sock);
-        zsock_set_curve_serverkey (sock, zcert_public_txt (server));
-        zcert_destroy (&mine);
-        zcert_destroy (&server);
+        zsock_set_curve_publickey (sock, keys.public_key);
+        zsock_set_curve_secretkey (sock, keys.secret_key);
+        zsock_set_curve_serverkey (sock, keys.server_key);
     }
     zsock_set_rcvtimeo (sock, timeout * 1000);
     zsock_set_linger (sock, 0);

@@ -7,6 +7,7 @@
 
 #include <czmq.h>
 #include <libpq-fe.h>
+#include <unistd.h>
 
 //  Migrations are named NNN_what.sql; NNN is the version.
 static int
@@ -21,7 +22,7 @@ s_version_of (const char *name)
 static bool
 s_has_layout (const char *dir)
 {
-    char path [1024];
+    char path [1200];
     snprintf (path, sizeof path, "%s/migrations", dir);
     return zsys_file_exists (path);
 }
@@ -34,6 +35,21 @@ migrate_find_share (const char *configured)
             return strdup (configured);
         fprintf (stderr, "tally-collector: --share %s has no migrations/ folder\n", configured);
         return NULL;
+    }
+    //  Installed: PREFIX/bin/tally-collector finds PREFIX/share/tally, wherever
+    //  the prefix was moved to (cmake --install --prefix, DESTDIR, containers).
+    char exe [1024];
+    ssize_t len = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe [len] = 0;
+        char *slash = strrchr (exe, '/');
+        if (slash) {
+            *slash = 0;
+            char beside [1100];
+            snprintf (beside, sizeof beside, "%s/../share/tally", exe);
+            if (s_has_layout (beside))
+                return strdup (beside);
+        }
     }
     if (s_has_layout (TALLY_SHARE_DIR))
         return strdup (TALLY_SHARE_DIR);

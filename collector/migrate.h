@@ -10,7 +10,8 @@
 #define MIGRATE_H_INCLUDED
 
 //  Find the folder holding migrations/ and catalog/: `configured` when not
-//  empty, else the installed share folder, else the source tree's deploy/.
+//  empty, else ../share/tally beside the running executable, else the share
+//  folder configured at build time, else the source tree's deploy/.
 //  Returns a malloc'd path, or NULL (with a message on stderr).
 char *migrate_find_share (const char *configured);
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include "conf.h"
 #include "watch_feed.h"
-#include "watch_keys.h"
+#include "curve_keys.h"
 #include "watch_state.h"
 #include "watch_table.h"
 #include "watch_view.h"
@@ -325,7 +325,7 @@ main (int argc, char **argv)
         zlist_destroy (&settings.owned);
         return 0;
     }
-    watch_keys_t keys;
+    curve_keys_t keys;
     bool curve = settings.server_key || settings.key;
     if (curve && (!settings.server_key || !settings.key))
         snprintf (err, sizeof err, "CURVE needs both --server-key (the collector's collector.cert) "
@@ -334,7 +334,7 @@ main (int argc, char **argv)
     if (!curve && settings.feed_curve)
         snprintf (err, sizeof err, "--feed-curve needs --server-key and --key");
     else
-    if (!curve || watch_keys_load (&keys, settings.key, settings.server_key, err, sizeof err) == 0)
+    if (!curve || curve_keys_load (&keys, settings.key, settings.server_key, err, sizeof err) == 0)
         err [0] = 0;
     if (err [0]) {
         fprintf (stderr, "tally-watch: %s\n", err);
