@@ -628,6 +628,31 @@ s_status (s_config_t *config)
     return 0;
 }
 
+//  One line of the settings in effect for a command, from the settings table
+//  (what the operator sees at the start of `run`).
+static void
+s_log_settings (s_config_t *config, unsigned command, FILE *out)
+{
+    fprintf (out, "tally-reporter: settings:");
+    for (int id = 0; id < S_COUNT; id++) {
+        const s_setting_t *setting = &s_settings [id];
+        if (!(setting->commands & command) || id == S_HELP)
+            continue;
+        fprintf (out, " %s=", setting->name);
+        if (setting->kind == K_LIST && config->list [id].count > 0)
+            for (size_t i = 0; i < config->list [id].count; i++)
+                fprintf (out, "%s%s", i ? "," : "", config->list [id].items [i]);
+        else
+        if (setting->kind == K_FLAG)
+            fprintf (out, "%s", config->value [id] ? "yes" : "no");
+        else {
+            const char *value = config->value [id] ? config->value [id] : setting->fallback;
+            fprintf (out, "'%s'", value ? value : "");
+        }
+    }
+    fprintf (out, "\n");
+}
+
 static int
 s_run (s_config_t *config)
 {
@@ -650,6 +675,7 @@ s_run (s_config_t *config)
              outbox_dir (outbox), outbox_source (outbox), where,
              config->value [S_KEY] ? " with CURVE" : "", watch ? ", watching " : "", watch ? watch : "");
     free (where);
+    s_log_settings (config, C_RUN, stderr);
     input_options_t options = s_input_options (config);
     int64_t next_scan = 0;
     bool was_busy = false;
