@@ -9,7 +9,11 @@
 -- which the planner probes primary keys; region (parent) gets the index that
 -- finding leaves and counting children need; and the tables updated in place
 -- leave room on their pages so that updates stay HOT (no indexed column
--- changes). Same signature and results as 002's version.
+-- changes). The (region, year) rows of region_year are locked in key order
+-- before they are written level by level: 002's version could deadlock two
+-- collectors (found by tests/scale: a batch with the province's own figures
+-- and a county's against one with the city's own figures). Same signature
+-- and results as 002's version.
 
 CREATE INDEX IF NOT EXISTS region_parent ON region (parent);
 ALTER TABLE current_value SET (fillfactor = 80);
@@ -171,6 +175,26 @@ BEGIN
      ORDER BY 1, 2, 3
     ON CONFLICT ON CONSTRAINT region_total_pkey DO UPDATE SET value = t.value + excluded.value;
 
+    SELECT array_agg (x.r ORDER BY x.r, x.y), array_agg (x.y ORDER BY x.r, x.y)
+      INTO ch_region, ch_year
+      FROM (SELECT c.r, c.y FROM unnest (k_region, k_year) AS c (r, y)
+            UNION
+            SELECT ra.ancestor, c.y FROM unnest (k_region, k_year) AS c (r, y)
+              JOIN region_ancestor ra ON ra.region = c.r) x;
+
+    -- Lock every (region, year) row written below in key order first: the
+    -- steps below reach them level by level (own changes, then ancestors
+    -- bottom-up), which is not key order, and two batches taking them in
+    -- different orders deadlock (the province's own figures with a county's,
+    -- against the city's own figures). A missing row is inserted as a
+    -- placeholder the steps below complete (as_of -infinity loses to any
+    -- date; reported 1 is what a new row gets there anyway).
+    INSERT INTO region_year AS ry (region, year, as_of, reported, version, updated_at)
+    SELECT x.r, x.y, '-infinity', 1, 0, now ()
+      FROM unnest (ch_region, ch_year) AS x (r, y)
+     ORDER BY x.r, x.y
+    ON CONFLICT ON CONSTRAINT region_year_pkey DO UPDATE SET version = ry.version;
+
     -- 6. Per region and year: as_of, reported, version. First the regions
     -- whose own figures changed, then their ancestors from the bottom up,
     -- each recounting its children.
@@ -181,13 +205,6 @@ BEGIN
      ORDER BY 1, 2
     ON CONFLICT ON CONSTRAINT region_year_pkey DO UPDATE
        SET as_of = greatest (ry.as_of, excluded.as_of), updated_at = excluded.updated_at;
-
-    SELECT array_agg (x.r ORDER BY x.r, x.y), array_agg (x.y ORDER BY x.r, x.y)
-      INTO ch_region, ch_year
-      FROM (SELECT c.r, c.y FROM unnest (k_region, k_year) AS c (r, y)
-            UNION
-            SELECT ra.ancestor, c.y FROM unnest (k_region, k_year) AS c (r, y)
-              JOIN region_ancestor ra ON ra.region = c.r) x;
 
     SELECT max (ra.distance) INTO max_depth
       FROM region_ancestor ra WHERE ra.region = ANY (k_region);

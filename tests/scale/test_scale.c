@@ -410,9 +410,9 @@ END_TEST
 //  county. With 002_ingest.sql as it is, region_year rows are locked level by
 //  level (own changes, then ancestors bottom-up), so the first kind takes the
 //  province before the city and the second the city before the province:
-//  PostgreSQL reports deadlocks (about 3 % of such transactions here). The
-//  probe runs only with TALLY_SCALE_LOCK_PROBE=1 until the fix (lock every
-//  region_year row of the batch in key order first) is in 002_ingest.sql.
+//  PostgreSQL reported deadlocks (about 3 % of such transactions) until
+//  004_ingest_faster.sql locked every region_year row of a batch in key
+//  order first; the probe keeps it that way.
 
 typedef struct {
     int kind;                       //  0: province + county, 1: city, 2: county
@@ -473,11 +473,6 @@ s_probe_run (void *arg)
 
 START_TEST (test_lock_order_probe)
 {
-    if (!getenv ("TALLY_SCALE_LOCK_PROBE") || !streq (getenv ("TALLY_SCALE_LOCK_PROBE"), "1")) {
-        printf ("scale: lock-order probe skipped (known deadlock in tally_ingest's region_year step; "
-                "TALLY_SCALE_LOCK_PROBE=1 runs it)\n");
-        return;
-    }
     s_prober_t probers [3];
     pthread_t threads [3];
     memset (probers, 0, sizeof probers);
