@@ -34,7 +34,7 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTALLY_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --output-on-failure -j"$jobs" --timeout 900)
+    ctest --output-on-failure -j"$jobs" --timeout 900 -LE bench)
 
 step "fuzzing the protocol decoder (60 s)"
 tests/fuzz/run.sh 60

@@ -123,10 +123,21 @@ cp "$root/deploy/catalog/metrics.csv" "$share/catalog/metrics.csv"
 } >"$share/catalog/regions.csv"
 
 # --- PostgreSQL -------------------------------------------------------------
+# A port below the kernel's ephemeral range (32768-60999), so that no outgoing
+# connection holds it; a port someone binds meanwhile makes us try another.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port=$((20000 + RANDOM % 30000))
-while ! port_free "$port"; do port=$((20000 + RANDOM % 30000)); done
-conninfo=$("$root/scripts/pg.sh" start "$tmp/pg" "$port")
+conninfo=
+for attempt in 1 2 3; do
+    port=$((20000 + RANDOM % 12000))
+    while ! port_free "$port"; do port=$((20000 + RANDOM % 12000)); done
+    if conninfo=$("$root/scripts/pg.sh" start "$tmp/pg" "$port"); then
+        break
+    fi
+    echo "run.sh: PostgreSQL did not start on port $port (attempt $attempt); its log:" >&2
+    tail -n 5 "$tmp/pg/postgres.log" >&2 || true
+    conninfo=
+done
+[ -n "$conninfo" ] || die "PostgreSQL did not start; see the log lines above"
 copy_conninfo="${conninfo/dbname=tally/dbname=tally_copy}"
 sql "$conninfo" "CREATE DATABASE tally_copy"
 "$collector_bin" migrate --db "$conninfo" --share "$share" >"$tmp/migrate.log" 2>&1 \
