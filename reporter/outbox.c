@@ -792,7 +792,7 @@ outbox_print_status (outbox_t *self, FILE *out)
     fprintf (out, "queued: %zu report%s\n", count, count == 1 ? "" : "s");
     for (size_t i = 0; i < count; i++) {
         //  The batch record says when it was queued.
-        char batch_file [S_PATH_MAX + 16], tail [64] = "";
+        char batch_file [sizeof entries [i].path + 16], tail [64] = "";
         snprintf (batch_file, sizeof batch_file, "%s", entries [i].path);
         char *slash = strrchr (batch_file, '/');
         if (slash) {
