@@ -237,7 +237,7 @@ s_scan_key (s_scan_t *scan, int depth)
     if (s_left (scan) < 1)
         return proto_check_fail (scan->err, PROTO_MALFORMED, "message is cut short");
     uint8_t b = scan->data [scan->pos++];
-    uint64_t len;
+    uint64_t len = 0;
     if (b >= 0xa0 && b <= 0xbf)
         len = b & 0x1f;
     else
@@ -280,7 +280,7 @@ s_scan_value (s_scan_t *scan, int depth)
     if (s_left (scan) < 1)
         return proto_check_fail (scan->err, PROTO_MALFORMED, "message is cut short");
     uint8_t b = scan->data [scan->pos++];
-    uint64_t len;
+    uint64_t len = 0;
     if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
         return 0;                               //  fixint, nil, bool
     if (b >= 0x80 && b <= 0x8f)

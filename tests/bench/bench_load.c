@@ -127,7 +127,7 @@ s_catalog_load (const char *share)
         if (!fields [5])
             continue;
         size_t m = s_catalog.metric_count++;
-        snprintf (s_catalog.metrics [m], sizeof s_catalog.metrics [m], "%s", fields [0]);
+        snprintf (s_catalog.metrics [m], sizeof s_catalog.metrics [m], "%.64s", fields [0]);
         s_catalog.metric_max [m] = strtoll (fields [5], NULL, 10);
     }
     fclose (file);

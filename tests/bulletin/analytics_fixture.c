@@ -217,10 +217,10 @@ s_message (const char *source, int64_t seq, const char *region, const char *as_o
 {
     proto_msg_t *msg = proto_msg_new (PROTO_REPORT);
     msg->has_source = msg->has_seq = true;
-    snprintf (msg->source, sizeof msg->source, "%s", source);
+    snprintf (msg->source, sizeof msg->source, "%.64s", source);
     msg->seq = seq;
-    snprintf (msg->region, sizeof msg->region, "%s", region);
-    snprintf (msg->as_of, sizeof msg->as_of, "%s", as_of);
+    snprintf (msg->region, sizeof msg->region, "%.64s", region);
+    snprintf (msg->as_of, sizeof msg->as_of, "%.10s", as_of);
     return msg;
 }
 

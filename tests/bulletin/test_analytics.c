@@ -316,7 +316,7 @@ START_TEST (test_history_ranking)
 {
     //  Weeks 1..12 of 2024 (Sundays 01-07 .. 03-24): the order of the
     //  counties and the change against the previous week equal the model's.
-    int previous [AF_COUNTIES];
+    int previous [AF_COUNTIES] = { 0 };
     bool has_previous = false;
     for (int week = 1; week <= 12; week++) {
         char sunday [11], param [8];

@@ -36,7 +36,7 @@ s_report (const char *source, int64_t seq, const char *region, const char *as_of
     snprintf (msg->source, sizeof msg->source, "%s", source);
     msg->seq = seq;
     snprintf (msg->region, sizeof msg->region, "%s", region);
-    snprintf (msg->as_of, sizeof msg->as_of, "%s", as_of);
+    snprintf (msg->as_of, sizeof msg->as_of, "%.10s", as_of);
     return msg;
 }
 

@@ -43,7 +43,7 @@ static void
 s_set (s_region_t *region, const char *key, int64_t value, const char *as_of)
 {
     if (strcmp (as_of, region->as_of) > 0)
-        snprintf (region->as_of, sizeof region->as_of, "%s", as_of);
+        snprintf (region->as_of, sizeof region->as_of, "%.10s", as_of);
     for (size_t i = 0; i < region->count; i++)
         if (strcmp (region->values [i].key, key) == 0) {
             region->values [i].value = value;
