@@ -94,8 +94,9 @@ if [ "$failed" = 1 ]; then
     exit 1
 fi
 
-say "city totals (tally-watch --once --prefix 2205)"
-"$watch" --once --prefix 2205 --feed "$feed_ep" --query "$query_ep"
+year=$(tail -n +2 "$seed" | head -1 | cut -d, -f3 | cut -c1-4)
+say "city totals (tally-watch --once --prefix 2205 --year $year)"
+"$watch" --once --prefix 2205 --year "$year" --feed "$feed_ep" --query "$query_ep"
 
 cat <<EOF
 
