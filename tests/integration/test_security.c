@@ -212,16 +212,9 @@ START_TEST (test_revocation_by_sighup)
     ck_assert_int_eq (unlink (path), 0);
     kill (s_collector->pid, SIGHUP);
     //  Wait until the collector says it revoked the key.
-    int64_t deadline = tt_now_ms () + 10000;
-    char *log = NULL;
-    while (tt_now_ms () < deadline) {
-        free (log);
-        log = tt_slurp (s_collector->log_path);
-        if (strstr (log, "revoked"))
-            break;
-        zclock_sleep (50);
-    }
-    ck_assert_ptr_nonnull (strstr (log, "key 'huinan'"));
+    char *log = tt_wait_for_text (s_collector->log_path, "key 'huinan'", 10000);
+    ck_assert_ptr_nonnull (log);
+    ck_assert_ptr_nonnull (strstr (log, "revoked"));
     free (log);
     //  The open connection is dropped and cannot come back.
     reply = s_report (huinan, "huinan-agent", 2, "220523");

@@ -81,6 +81,32 @@ tt_slurp (const char *path)
     return text;
 }
 
+char *
+tt_wait_for_text (const char *path, const char *text, int timeout_ms)
+{
+    int64_t deadline = tt_now_ms () + timeout_ms;
+    while (true) {
+        char *content = tt_slurp (path);
+        if (content && strstr (content, text))
+            return content;
+        free (content);
+        if (tt_now_ms () > deadline)
+            return NULL;
+        s_sleep_ms (50);
+    }
+}
+
+int
+tt_count_text (const char *path, const char *text)
+{
+    char *content = tt_slurp (path);
+    int count = 0;
+    for (char *p = content; p && (p = strstr (p, text)); p += strlen (text))
+        count++;
+    free (content);
+    return count;
+}
+
 //  Ask the kernel for a free TCP port on 127.0.0.1.
 static int
 s_free_port (void)

@@ -76,6 +76,12 @@ int64_t tt_sql_int (const char *conninfo, const char *sql);
 //  Run a statement; returns 0 or -1.
 int tt_sql_exec (const char *conninfo, const char *sql);
 
+//  Wait up to timeout_ms until the file at path contains text; returns the
+//  file's malloc'd contents then, or NULL on timeout.
+char *tt_wait_for_text (const char *path, const char *text, int timeout_ms);
+//  How many times text occurs in the file at path (0 when absent).
+int tt_count_text (const char *path, const char *text);
+
 //  Make a temp folder (mode 0755) and return its malloc'd path.
 char *tt_tempdir (const char *tag);
 //  Read a whole file into a malloc'd string (NULL if absent).
