@@ -779,17 +779,6 @@ START_TEST (test_curve_keys)
 }
 END_TEST
 
-static char *
-s_write_text (const char *dir, const char *name, const char *text)
-{
-    char *path = zsys_sprintf ("%s/%s", dir, name);
-    FILE *file = fopen (path, "w");
-    ck_assert_ptr_nonnull (file);
-    fputs (text, file);
-    fclose (file);
-    return path;
-}
-
 START_TEST (test_config_file)
 {
     char *dir = tt_tempdir ("conf");
@@ -807,7 +796,8 @@ START_TEST (test_config_file)
         "again = yes\n"
         "timeout = 20\n"
         "watch = /nonexistent   # a run-only key: ignored by send\n", outbox);
-    char *conf = s_write_text (dir, "reporter.conf", text);
+    char *conf = tt_write_file (dir, "reporter.conf", text);
+    ck_assert_ptr_nonnull (conf);
     free (text);
     char *out;
     int rc = s_reporter (&out, 30000, "send", "-c", conf, "--collector", s_collector->report_ep, NULL);
@@ -838,7 +828,8 @@ START_TEST (test_config_file)
     free (source);
 
     //  Unknown key, bad value: one line naming file, line and key; exit 2.
-    char *bad = s_write_text (dir, "bad.conf", "outbox = /tmp\n\nwindw = 8\n");
+    char *bad = tt_write_file (dir, "bad.conf", "outbox = /tmp\n\nwindw = 8\n");
+    ck_assert_ptr_nonnull (bad);
     rc = s_reporter (&out, 10000, "flush", "-c", bad, NULL);
     ck_assert_int_eq (rc, 2);
     char want [700];
@@ -847,7 +838,8 @@ START_TEST (test_config_file)
     ck_assert_ptr_eq (strchr (out, '\n'), out + strlen (out) - 1);
     free (out);
     free (bad);
-    bad = s_write_text (dir, "bad2.conf", "window = many\n");
+    bad = tt_write_file (dir, "bad2.conf", "window = many\n");
+    ck_assert_ptr_nonnull (bad);
     rc = s_reporter (&out, 10000, "status", "-c", bad, NULL);
     ck_assert_int_eq (rc, 2);
     snprintf (want, sizeof want, "%s:1: key 'window'", bad);

@@ -82,6 +82,23 @@ tt_slurp (const char *path)
 }
 
 char *
+tt_write_file (const char *dir, const char *name, const char *text)
+{
+    size_t size = strlen (dir) + strlen (name) + 2;
+    char *path = malloc (size);
+    snprintf (path, size, "%s/%s", dir, name);
+    FILE *file = fopen (path, "w");
+    if (!file || fputs (text, file) < 0) {
+        if (file)
+            fclose (file);
+        free (path);
+        return NULL;
+    }
+    fclose (file);
+    return path;
+}
+
+char *
 tt_wait_for_text (const char *path, const char *text, int timeout_ms)
 {
     int64_t deadline = tt_now_ms () + timeout_ms;

@@ -82,6 +82,9 @@ char *tt_wait_for_text (const char *path, const char *text, int timeout_ms);
 //  How many times text occurs in the file at path (0 when absent).
 int tt_count_text (const char *path, const char *text);
 
+//  Write text to dir/name (replacing it); returns the malloc'd path, or NULL.
+char *tt_write_file (const char *dir, const char *name, const char *text);
+
 //  Make a temp folder (mode 0755) and return its malloc'd path.
 char *tt_tempdir (const char *tag);
 //  Read a whole file into a malloc'd string (NULL if absent).

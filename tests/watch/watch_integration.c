@@ -774,17 +774,6 @@ START_TEST (test_curve_query_and_feed)
 }
 END_TEST
 
-static char *
-s_write_conf (const char *dir, const char *name, const char *text)
-{
-    char *path = zsys_sprintf ("%s/%s", dir, name);
-    FILE *file = fopen (path, "w");
-    ck_assert_ptr_nonnull (file);
-    fputs (text, file);
-    fclose (file);
-    return path;
-}
-
 START_TEST (test_config_file)
 {
     tt_collector_t *collector = s_collector_start (NULL);
@@ -799,7 +788,8 @@ START_TEST (test_config_file)
                                "json = yes   # for scripts\n"
                                "once = yes\n",
                                collector->feed_ep);
-    char *conf = s_write_conf (dir, "watch.conf", text);
+    char *conf = tt_write_file (dir, "watch.conf", text);
+    ck_assert_ptr_nonnull (conf);
     free (text);
     //  The file's json and once (over the defaults), the command line's
     //  query and prefix (over the file's).
@@ -826,7 +816,8 @@ START_TEST (test_config_file)
     free (out);
 
     //  Unknown key, bad value: one line naming file, line and key.
-    char *bad = s_write_conf (dir, "bad.conf", "# screen\nprefx = 2205\n");
+    char *bad = tt_write_file (dir, "bad.conf", "# screen\nprefx = 2205\n");
+    ck_assert_ptr_nonnull (bad);
     const char *bad_argv [] = { tt_watch_bin, "-c", bad, "--once", NULL };
     ck_assert_int_eq (tt_run (bad_argv, 10000, &out), 1);
     char want [700];
@@ -835,7 +826,8 @@ START_TEST (test_config_file)
     ck_assert_ptr_eq (strchr (out, '\n'), out + strlen (out) - 1);
     free (out);
     free (bad);
-    bad = s_write_conf (dir, "bad2.conf", "json = sometimes\n");
+    bad = tt_write_file (dir, "bad2.conf", "json = sometimes\n");
+    ck_assert_ptr_nonnull (bad);
     const char *bad2_argv [] = { tt_watch_bin, "-c", bad, NULL };
     ck_assert_int_eq (tt_run (bad2_argv, 10000, &out), 1);
     snprintf (want, sizeof want, "%s:1: key 'json'", bad);
