@@ -18,10 +18,15 @@
 
 enum {
     REPORTERS = 8,
-    REPORTS = 500,              //  per reporter
+    REPORTS = 1000,             //  per reporter
     METRICS = 3,                //  values per report
     KILLS = 12,                 //  SIGKILLs while reports are in flight
-    MAX_STEP = 250              //  most reports stored between two kills
+    MAX_STEP = 200,             //  most reports stored between two kills
+    //  A restarted collector receives every reporter's whole window at once
+    //  and may commit it in one batch; small windows and batches keep each
+    //  step near MAX_STEP, so 12 kills land well before the 8000th report.
+    WINDOW = 8,
+    BATCH_MAX = 32
 };
 
 typedef struct {
@@ -35,10 +40,14 @@ typedef struct {
 static void
 s_spawn (s_reporter_t *r, const char *endpoint, bool first)
 {
+    char window [16];
+    snprintf (window, sizeof window, "%d", WINDOW);
     const char *send [] = { tt_reporter_bin, "send", r->file, "--outbox", r->outbox,
-                            "--collector", endpoint, "--timeout", "60", NULL };
+                            "--collector", endpoint, "--timeout", "60",
+                            "--window", window, NULL };
     const char *flush [] = { tt_reporter_bin, "flush", "--outbox", r->outbox,
-                             "--collector", endpoint, "--timeout", "60", NULL };
+                             "--collector", endpoint, "--timeout", "60",
+                             "--window", window, NULL };
     r->pid = tt_spawn (first ? send : flush, r->log);
     r->runs++;
 }
@@ -72,7 +81,10 @@ START_TEST (test_crash_loop)
     ck_assert_int_eq (tt_migrate (pg->conninfo), 0);
     tt_collector_t ports;
     fk_quiet_ports (&ports);
-    tt_collector_t *collector = tt_collector_start (pg->conninfo, NULL, &ports);
+    char batch [16];
+    snprintf (batch, sizeof batch, "%d", BATCH_MAX);
+    const char *extra [] = { "--batch-max", batch, NULL };
+    tt_collector_t *collector = tt_collector_start (pg->conninfo, extra, &ports);
 
     //  Reporters 0 and 7 report for the same county over overlapping days,
     //  so that "newest as_of wins" is decided between sources too.
@@ -110,7 +122,7 @@ START_TEST (test_crash_loop)
         for (int i = 0; i < REPORTERS; i++)
             s_reap (&reporters [i], i, ports.report_ep, 0);
         zclock_sleep (randof (400));    //  down for a moment (pacing, not synchronisation)
-        collector = tt_collector_start (pg->conninfo, NULL, &ports);
+        collector = tt_collector_start (pg->conninfo, extra, &ports);
     }
     int64_t at_last_kill = fk_sql_int (pg, "SELECT count(*) FROM report");
 
