@@ -288,6 +288,35 @@ store_reload_catalog (store_t *self)
     return 0;
 }
 
+//  The statements of a batch, prepared on each new connection.
+#define S_INGEST_STMT "tally_ingest"
+#define S_INGEST_SQL \
+    "SELECT idx, status, region, year FROM tally_ingest (" \
+    "$1::text[], $2::bigint[], $3::text[], $4::date[], $5::text[], $6::bigint[], " \
+    "$7::text[], $8::text[], $9::int[], $10::text[], $11::bigint[])"
+#define S_TOTALS_STMT "tally_totals"
+#define S_TOTALS_SQL "SELECT * FROM tally_totals ($1::text[], $2::int[], NULL, NULL)"
+
+static bool
+s_prepare (store_t *self, const char *name, const char *sql, int params)
+{
+    PGresult *res = PQprepare (self->conn, name, sql, params, NULL);
+    if (PQresultStatus (res) == PGRES_COMMAND_OK) {
+        PQclear (res);
+        return true;
+    }
+    char why [400];
+    snprintf (why, sizeof why, "preparing %s failed (%s); run 'tally-collector migrate'",
+              name, PQresultErrorMessage (res));
+    PQclear (res);
+    //  Drop trailing newlines libpq leaves in the message.
+    char *end = why + strlen (why);
+    while (end > why && (end [-1] == '\n' || end [-1] == ' '))
+        *--end = '\0';
+    s_mark_down (self, why);
+    return false;
+}
+
 bool
 store_ensure (store_t *self)
 {
@@ -317,6 +346,13 @@ store_ensure (store_t *self)
         catalog_destroy (&catalog);
         self->state = STORE_UP;       //  so that the outage is logged as starting now
         s_mark_down (self, why);
+        return false;
+    }
+    //  The two statements of every batch are planned once per connection:
+    //  planning them each time cost 0.8 ms a batch, a fifth of a small one.
+    if (!s_prepare (self, S_INGEST_STMT, S_INGEST_SQL, 11)
+    ||  !s_prepare (self, S_TOTALS_STMT, S_TOTALS_SQL, 2)) {
+        catalog_destroy (&catalog);
         return false;
     }
     catalog_destroy (&self->catalog);
@@ -508,11 +544,7 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
             s_buf_end (&bufs [b]);
             params [b] = bufs [b].data;
         }
-        res = PQexecParams (self->conn,
-            "SELECT idx, status, region, year FROM tally_ingest ("
-            "$1::text[], $2::bigint[], $3::text[], $4::date[], $5::text[], $6::bigint[], "
-            "$7::text[], $8::text[], $9::int[], $10::text[], $11::bigint[])",
-            11, NULL, params, NULL, NULL, 0);
+        res = PQexecPrepared (self->conn, S_INGEST_STMT, 11, params, NULL, NULL, 0);
         for (int b = 0; b < 11; b++)
             free (bufs [b].data);
         if (!s_ok (res))
@@ -555,9 +587,7 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
         s_buf_end (&years);
 
         const char *tparams [2] = { regions.data, years.data };
-        res = PQexecParams (self->conn,
-            "SELECT * FROM tally_totals ($1::text[], $2::int[], NULL, NULL)",
-            2, NULL, tparams, NULL, NULL, 0);
+        res = PQexecPrepared (self->conn, S_TOTALS_STMT, 2, tparams, NULL, NULL, 0);
         free (regions.data);
         free (years.data);
         if (!s_ok (res)) {
