@@ -1,10 +1,19 @@
 /*  server.c — the collector daemon: sockets, group commit, replies, feed.
 
-    The loop waits on the report and query sockets with a timeout that keeps
-    heartbeats on time. Reports are drained into a batch (as many as have
-    arrived, up to batch-max), committed in one transaction, answered only
-    after COMMIT, and the totals of every changed region are published.
-    Rejections are answered at once and recorded with the next commit.
+    The loop waits on the report and query sockets and on the committers
+    with a timeout that keeps heartbeats on time. Reports are drained into a
+    batch (as many as have arrived, up to batch-max); a batch goes to an idle
+    committer, a thread with its own database connection that stores it in
+    one transaction, while the loop gathers the next batch for another
+    committer (db-connections of them). When a committer is done, its
+    reports are answered (only after COMMIT) and the totals of every changed
+    region are published. Rejections are answered at once and recorded with
+    the next batch.
+
+    Batches on different connections commit in either order. The feed stays
+    what PROTOCOL.md promises: seq is numbered here, one more per message;
+    a region's totals are never published after newer ones (by version, the
+    database's order of changes).
 */
 #include "server.h"
 #include "log.h"
@@ -26,6 +35,7 @@ s_on_sighup (int signum)
 
 #define PENDING_REJECTS_MAX  10000      //  rejects kept while the database is down
 #define QUERY_DRAIN_MAX      64         //  queries answered per loop turn
+#define COMMITTERS_MAX       8
 
 //  One accepted report waiting for its commit.
 typedef struct {
@@ -36,6 +46,25 @@ typedef struct {
     char key_id [41];           //  CURVE public key (Z85), "" without CURVE
 } s_entry_t;
 
+//  A batch handed to a committer, and what comes back.
+typedef struct {
+    s_entry_t *entries;         //  the batch (owned while in flight)
+    size_t count;
+    store_item_t *items;        //  one per entry; statuses come back here
+    int *outcome;               //  per entry when committed one by one
+    zlistx_t *rejects;          //  store_reject_t recorded with the batch
+    zlistx_t *totals;           //  proto_msg_t to publish, in order
+    int rc;                     //  store_commit's code for the whole batch
+    bool one_by_one;            //  rc was -2: each entry was committed alone
+} s_job_t;
+
+//  A thread with its own database connection that commits jobs.
+typedef struct {
+    zactor_t *actor;
+    s_job_t job;
+    bool busy;                  //  the job is in flight
+} s_committer_t;
+
 struct server_t {
     const settings_t *settings;
     store_t *store;
@@ -43,17 +72,20 @@ struct server_t {
     zsock_t *report;            //  ROUTER: reports in, replies out
     zsock_t *feed;              //  PUB: totals and heartbeats
     zsock_t *query;             //  ROUTER: snapshot and ping
-    zpoller_t *poller;
+    zpoller_t *poller;          //  report, query and committers
+    zpoller_t *full_poller;     //  query and committers: the batch is full
+    s_committer_t committers [COMMITTERS_MAX];
+    size_t committer_count;
     s_entry_t *batch;           //  reports of the batch being gathered
     size_t batch_count;
     s_entry_t *held;            //  repeats of a (source, seq) already in the batch
     size_t held_count;
     zhashx_t *batch_keys;       //  "source seq" of the batch's reports
-    store_item_t *items;        //  scratch for store_commit
     zlistx_t *rejects;          //  store_reject_t waiting to be recorded
     size_t rejects_dropped;     //  dropped because too many were waiting
-    zlistx_t *totals;           //  proto_msg_t to publish after a commit
+    zhashx_t *published;        //  "region year" -> version last published
     int64_t last_seq;           //  last feed seq published (heartbeats carry it)
+    bool db_was_up;             //  the main store's state at the last turn
     int64_t next_heartbeat;     //  zclock_mono time
     int64_t next_stats;         //  zclock_mono time of the next statistics line
     //  Counted since the last statistics line
@@ -170,6 +202,109 @@ s_entry_clear (s_entry_t *entry)
     proto_msg_destroy (&entry->report);
 }
 
+//  --------------------------------------------------------------------------
+//  Committers
+
+static void
+s_commit_job (store_t *store, s_job_t *job)
+{
+    for (size_t i = 0; i < job->count; i++) {
+        job->items [i].report = job->entries [i].report;
+        job->items [i].peer = *job->entries [i].peer ? job->entries [i].peer : NULL;
+        job->items [i].key_id = *job->entries [i].key_id ? job->entries [i].key_id : NULL;
+    }
+    job->one_by_one = false;
+    job->rc = store_commit (store, job->items, job->count, job->rejects, job->totals);
+    if (job->rc == 0 || job->rc == -1)
+        return;
+    //  A statement error that is not an outage: report by report, so that
+    //  one report the database refuses never holds back the others.
+    if (zlistx_size (job->rejects) > 0) {
+        log_error ("server: %zu rejected reports could not be recorded and are dropped",
+                    zlistx_size (job->rejects));
+        zlistx_purge (job->rejects);
+    }
+    job->one_by_one = true;
+    for (size_t i = 0; i < job->count; i++)
+        job->outcome [i] = store_commit (store, &job->items [i], 1, job->rejects, job->totals);
+}
+
+//  The committer thread: COMMIT + job pointer in, the same pointer back when
+//  done. Its store is quiet: the main thread's store speaks for the database.
+static void
+s_committer_actor (zsock_t *pipe, void *args)
+{
+    const settings_t *settings = (const settings_t *) args;
+    store_t *store = store_new (settings->db);
+    store_set_quiet (store, true);
+    zsock_signal (pipe, 0);
+    while (true) {
+        zmsg_t *msg = zmsg_recv (pipe);
+        if (!msg) {
+            if (zmq_errno () == EINTR)
+                continue;       //  a signal; the main thread decides when to stop
+            break;
+        }
+        char *command = zmsg_popstr (msg);
+        zframe_t *frame = zmsg_pop (msg);
+        if (command && streq (command, "COMMIT") && frame && zframe_size (frame) == sizeof (void *)) {
+            s_job_t *job;
+            memcpy (&job, zframe_data (frame), sizeof job);
+            s_commit_job (store, job);
+            zsock_send (pipe, "sp", "DONE", job);
+        }
+        else
+        if (command && streq (command, "RESET"))
+            store_mark_down (store, "the database was found unreachable");
+        bool term = !command || streq (command, "$TERM");
+        zstr_free (&command);
+        zframe_destroy (&frame);
+        zmsg_destroy (&msg);
+        if (term)
+            break;
+    }
+    store_destroy (&store);
+}
+
+static void
+s_job_init (s_job_t *job, size_t cap)
+{
+    job->entries = (s_entry_t *) zmalloc (cap * sizeof (s_entry_t));
+    job->items = (store_item_t *) zmalloc (cap * sizeof (store_item_t));
+    job->outcome = (int *) zmalloc (cap * sizeof (int));
+    job->rejects = zlistx_new ();
+    zlistx_set_destructor (job->rejects, (zlistx_destructor_fn *) store_reject_destroy);
+    job->totals = zlistx_new ();
+    zlistx_set_destructor (job->totals, (zlistx_destructor_fn *) proto_msg_destroy);
+}
+
+static void
+s_job_free (s_job_t *job)
+{
+    for (size_t i = 0; i < job->count; i++)
+        s_entry_clear (&job->entries [i]);
+    free (job->entries);
+    free (job->items);
+    free (job->outcome);
+    zlistx_destroy (&job->rejects);
+    zlistx_destroy (&job->totals);
+}
+
+//  Two pollers: with room in the batch the loop also reads reports; with a
+//  full batch and every committer busy it waits for a committer instead.
+static void
+s_make_pollers (server_t *self)
+{
+    zpoller_destroy (&self->poller);
+    zpoller_destroy (&self->full_poller);
+    self->poller = zpoller_new (self->report, self->query, NULL);
+    self->full_poller = zpoller_new (self->query, NULL);
+    for (size_t i = 0; i < self->committer_count; i++) {
+        zpoller_add (self->poller, self->committers [i].actor);
+        zpoller_add (self->full_poller, self->committers [i].actor);
+    }
+}
+
 server_t *
 server_new (const settings_t *settings, store_t **store_p)
 {
@@ -203,16 +338,30 @@ server_new (const settings_t *settings, store_t **store_p)
         server_destroy (&self);
         return NULL;
     }
-    self->poller = zpoller_new (self->report, self->query, NULL);
     size_t cap = (size_t) settings->batch_max;
     self->batch = (s_entry_t *) zmalloc (cap * sizeof (s_entry_t));
     self->held = (s_entry_t *) zmalloc (cap * sizeof (s_entry_t));
-    self->items = (store_item_t *) zmalloc (cap * sizeof (store_item_t));
     self->batch_keys = zhashx_new ();
     self->rejects = zlistx_new ();
     zlistx_set_destructor (self->rejects, (zlistx_destructor_fn *) store_reject_destroy);
-    self->totals = zlistx_new ();
-    zlistx_set_destructor (self->totals, (zlistx_destructor_fn *) proto_msg_destroy);
+    self->published = zhashx_new ();
+    int committers = settings->db_connections;
+    if (committers < 1)
+        committers = 1;
+    if (committers > COMMITTERS_MAX)
+        committers = COMMITTERS_MAX;
+    for (int i = 0; i < committers; i++) {
+        s_committer_t *committer = &self->committers [self->committer_count];
+        s_job_init (&committer->job, cap);
+        committer->actor = zactor_new (s_committer_actor, (void *) settings);
+        self->committer_count++;
+        if (!committer->actor) {
+            fprintf (stderr, "tally-collector: cannot start a committer thread\n");
+            server_destroy (&self);
+            return NULL;
+        }
+    }
+    s_make_pollers (self);
     log_info ("server: reports on %s, feed on %s, queries on %s",
                zsock_endpoint (self->report), zsock_endpoint (self->feed), zsock_endpoint (self->query));
     if (!self->auth)
@@ -238,6 +387,7 @@ s_rebind (server_t *self)
     snprintf (report, sizeof report, "%s", zsock_endpoint (self->report));
     snprintf (query, sizeof query, "%s", zsock_endpoint (self->query));
     zpoller_destroy (&self->poller);
+    zpoller_destroy (&self->full_poller);
     zsock_destroy (&self->report);
     zsock_destroy (&self->query);
     self->report = s_bind (self->settings, self->auth, ZMQ_ROUTER, "report", report);
@@ -246,7 +396,7 @@ s_rebind (server_t *self)
         log_error ("server: cannot bind %s and %s again after revoking keys; stopping", report, query);
         return -1;
     }
-    self->poller = zpoller_new (self->report, self->query, NULL);
+    s_make_pollers (self);
     log_info ("server: dropped every connection so that revoked keys are out; others reconnect");
     return 0;
 }
@@ -256,17 +406,22 @@ server_destroy (server_t **self_p)
 {
     if (self_p && *self_p) {
         server_t *self = *self_p;
+        //  server_run waited for every job; a committer stops between jobs.
+        for (size_t i = 0; i < self->committer_count; i++) {
+            zactor_destroy (&self->committers [i].actor);
+            s_job_free (&self->committers [i].job);
+        }
         for (size_t i = 0; i < self->batch_count; i++)
             s_entry_clear (&self->batch [i]);
         for (size_t i = 0; i < self->held_count; i++)
             s_entry_clear (&self->held [i]);
         free (self->batch);
         free (self->held);
-        free (self->items);
         zhashx_destroy (&self->batch_keys);
         zlistx_destroy (&self->rejects);
-        zlistx_destroy (&self->totals);
+        zhashx_destroy (&self->published);
         zpoller_destroy (&self->poller);
+        zpoller_destroy (&self->full_poller);
         zsock_destroy (&self->report);
         zsock_destroy (&self->feed);
         zsock_destroy (&self->query);
@@ -472,9 +627,23 @@ s_receive_report (server_t *self, zmsg_t *msg)
 //  --------------------------------------------------------------------------
 //  Committing
 
+//  Publish one region's totals, unless newer totals of that region and year
+//  were published already (a batch on another connection committed later
+//  but was answered first). The feed's seq is numbered here: one more per
+//  message, whatever order the connections committed in.
 static void
-s_publish (server_t *self, const proto_msg_t *totals)
+s_publish (server_t *self, proto_msg_t *totals)
 {
+    char key [PROTO_MAX_NAME + 32];
+    snprintf (key, sizeof key, "%s %" PRId64, totals->region, totals->year);
+    if (totals->has_version) {
+        intptr_t last = (intptr_t) zhashx_lookup (self->published, key);
+        if (last && totals->version <= (int64_t) last)
+            return;
+        zhashx_update (self->published, key, (void *) (intptr_t) totals->version);
+    }
+    totals->has_seq = true;
+    totals->seq = self->last_seq + 1;
     size_t size;
     proto_error_t err;
     uint8_t *body = proto_msg_encode (totals, &size, &err);
@@ -487,59 +656,34 @@ s_publish (server_t *self, const proto_msg_t *totals)
     zmsg_addmem (msg, body, size);
     zmsg_send (&msg, self->feed);
     free (body);
-    if (totals->seq > self->last_seq)
-        self->last_seq = totals->seq;
+    self->last_seq = totals->seq;
 }
 
-//  Commit entries[0..count) with the waiting rejects; returns store_commit's code.
-static int
-s_commit (server_t *self, s_entry_t *entries, size_t count)
-{
-    for (size_t i = 0; i < count; i++) {
-        self->items [i].report = entries [i].report;
-        self->items [i].peer = *entries [i].peer ? entries [i].peer : NULL;
-        self->items [i].key_id = *entries [i].key_id ? entries [i].key_id : NULL;
-    }
-    int rc = store_commit (self->store, self->items, count, self->rejects, self->totals);
-    if (rc == 0 && self->rejects_dropped) {
-        log_info ("server: rejected reports are recorded again (%zu were not kept)", self->rejects_dropped);
-        self->rejects_dropped = 0;
-    }
-    return rc;
-}
-
+//  Answer one committed report: ack, or nack conflict.
 static void
-s_answer_committed (server_t *self, s_entry_t *entries, size_t count)
+s_answer_stored (server_t *self, s_entry_t *entry, store_status_t status)
 {
-    for (size_t i = 0; i < count; i++) {
-        s_entry_t *entry = &entries [i];
-        if (self->items [i].status == STORE_CONFLICT) {
-            self->rejected [PROTO_CONFLICT]++;
-            proto_error_t echo;
-            s_echo_of (entry->report, &echo);
-            char text [PROTO_MAX_TEXT];
-            snprintf (text, sizeof text, "source '%s' seq %" PRId64 " was already stored with "
-                      "different content", entry->report->source, entry->report->seq);
-            s_reply_nack (self->report, entry->routing, entry->delimiter, PROTO_CONFLICT, text, &echo, 0);
-            continue;
-        }
-        if (self->items [i].status == STORE_STORED)
-            self->stored++;
-        else
-            self->duplicates++;
-        proto_msg_t *ack = proto_msg_new (PROTO_ACK);
-        ack->has_source = ack->has_seq = true;
-        snprintf (ack->source, sizeof ack->source, "%s", entry->report->source);
-        ack->seq = entry->report->seq;
-        snprintf (ack->status, sizeof ack->status, "%s",
-                  self->items [i].status == STORE_STORED ? "stored" : "duplicate");
-        s_reply_msg (self->report, entry->routing, entry->delimiter, ack);
-        proto_msg_destroy (&ack);
+    if (status == STORE_CONFLICT) {
+        self->rejected [PROTO_CONFLICT]++;
+        proto_error_t echo;
+        s_echo_of (entry->report, &echo);
+        char text [PROTO_MAX_TEXT];
+        snprintf (text, sizeof text, "source '%s' seq %" PRId64 " was already stored with "
+                  "different content", entry->report->source, entry->report->seq);
+        s_reply_nack (self->report, entry->routing, entry->delimiter, PROTO_CONFLICT, text, &echo, 0);
+        return;
     }
-    for (proto_msg_t *totals = (proto_msg_t *) zlistx_first (self->totals); totals;
-         totals = (proto_msg_t *) zlistx_next (self->totals))
-        s_publish (self, totals);
-    zlistx_purge (self->totals);
+    if (status == STORE_STORED)
+        self->stored++;
+    else
+        self->duplicates++;
+    proto_msg_t *ack = proto_msg_new (PROTO_ACK);
+    ack->has_source = ack->has_seq = true;
+    snprintf (ack->source, sizeof ack->source, "%s", entry->report->source);
+    ack->seq = entry->report->seq;
+    snprintf (ack->status, sizeof ack->status, "%s", status == STORE_STORED ? "stored" : "duplicate");
+    s_reply_msg (self->report, entry->routing, entry->delimiter, ack);
+    proto_msg_destroy (&ack);
 }
 
 static void
@@ -555,46 +699,12 @@ s_answer_unavailable (server_t *self, s_entry_t *entries, size_t count, const ch
     }
 }
 
-//  Commit the batch and answer every report in it. A statement error that
-//  is not an outage is retried report by report, so that one report the
-//  database refuses never holds back the others.
+//  Start the next batch: empty, then the repeats held back from the last.
 static void
-s_flush_batch (server_t *self)
+s_next_batch (server_t *self)
 {
-    if (self->batch_count == 0 && (zlistx_size (self->rejects) == 0 || !store_up (self->store)))
-        return;
-    int rc = s_commit (self, self->batch, self->batch_count);
-    if (rc == 0 && self->batch_count > 0) {
-        self->batches++;
-        self->batched += self->batch_count;
-    }
-    if (rc == 0)
-        s_answer_committed (self, self->batch, self->batch_count);
-    else
-    if (rc == -1)
-        s_answer_unavailable (self, self->batch, self->batch_count,
-                              "the collector's database is unreachable; resend later");
-    else {
-        if (zlistx_size (self->rejects) > 0) {
-            log_error ("server: %zu rejected reports could not be recorded and are dropped",
-                        zlistx_size (self->rejects));
-            zlistx_purge (self->rejects);
-        }
-        for (size_t i = 0; i < self->batch_count; i++) {
-            rc = s_commit (self, &self->batch [i], 1);
-            if (rc == 0)
-                s_answer_committed (self, &self->batch [i], 1);
-            else
-                s_answer_unavailable (self, &self->batch [i], 1,
-                                      "the collector could not store this report; resend later");
-        }
-    }
-    for (size_t i = 0; i < self->batch_count; i++)
-        s_entry_clear (&self->batch [i]);
     self->batch_count = 0;
     zhashx_purge (self->batch_keys);
-
-    //  Repeats held back start the next batch.
     for (size_t i = 0; i < self->held_count; i++) {
         s_entry_t *entry = &self->held [i];
         char key [PROTO_MAX_SOURCE + 32];
@@ -608,6 +718,136 @@ s_flush_batch (server_t *self)
         self->batch [self->batch_count++] = *entry;
     }
     self->held_count = 0;
+}
+
+//  Hand the batch gathered so far, with the waiting rejects, to an idle
+//  committer. While the database is down the batch is answered at once.
+static void
+s_dispatch (server_t *self)
+{
+    if (self->batch_count == 0 && zlistx_size (self->rejects) == 0)
+        return;
+    if (!store_up (self->store)) {
+        if (self->batch_count == 0)
+            return;             //  rejects wait for the database
+        s_answer_unavailable (self, self->batch, self->batch_count,
+                              "the collector's database is unreachable; resend later");
+        for (size_t i = 0; i < self->batch_count; i++)
+            s_entry_clear (&self->batch [i]);
+        s_next_batch (self);
+        return;
+    }
+    //  With a batch in flight, the next one grows to a quarter of batch-max
+    //  before it goes out on another connection: many small transactions
+    //  waiting on each other's row locks store less than fewer large ones
+    //  (measured: 119 reports a commit and 6,900 reports/s against 670 and
+    //  8,100 with one connection). An idle collector sends at once.
+    s_committer_t *committer = NULL;
+    size_t busy = 0;
+    for (size_t i = 0; i < self->committer_count; i++)
+        if (self->committers [i].busy)
+            busy++;
+        else
+        if (!committer)
+            committer = &self->committers [i];
+    size_t pipeline_min = (size_t) self->settings->batch_max / 4;
+    if (!committer || (busy > 0 && self->batch_count < (pipeline_min ? pipeline_min : 1)))
+        return;
+    s_job_t *job = &committer->job;
+    s_entry_t *entries = job->entries;          //  empty since its last job
+    job->entries = self->batch;
+    job->count = self->batch_count;
+    self->batch = entries;
+    zlistx_t *rejects = job->rejects;           //  empty too
+    job->rejects = self->rejects;
+    self->rejects = rejects;
+    committer->busy = true;
+    zsock_send (committer->actor, "sp", "COMMIT", job);
+    s_next_batch (self);
+}
+
+//  A committer is done: answer its reports, publish the totals.
+static void
+s_finish (server_t *self, s_committer_t *committer)
+{
+    s_job_t *job = &committer->job;
+    if (job->rc == 0) {
+        if (job->count > 0) {
+            self->batches++;
+            self->batched += job->count;
+        }
+        if (self->rejects_dropped) {
+            log_info ("server: rejected reports are recorded again (%zu were not kept)",
+                       self->rejects_dropped);
+            self->rejects_dropped = 0;
+        }
+        for (size_t i = 0; i < job->count; i++)
+            s_answer_stored (self, &job->entries [i], job->items [i].status);
+    }
+    else
+    if (job->rc == -1) {
+        //  Unreachable: the main store takes the outage over (logs it once,
+        //  reconnects with back-off); the rejects wait for the next batch.
+        store_mark_down (self->store, "a batch found the connection gone");
+        s_answer_unavailable (self, job->entries, job->count,
+                              "the collector's database is unreachable; resend later");
+        store_reject_t *reject;
+        while ((reject = (store_reject_t *) zlistx_detach (job->rejects, NULL)))
+            s_keep_reject (self, reject);
+    }
+    else
+        for (size_t i = 0; i < job->count; i++) {
+            if (job->outcome [i] == 0)
+                s_answer_stored (self, &job->entries [i], job->items [i].status);
+            else
+                s_answer_unavailable (self, &job->entries [i], 1,
+                                      "the collector could not store this report; resend later");
+        }
+    for (proto_msg_t *totals = (proto_msg_t *) zlistx_first (job->totals); totals;
+         totals = (proto_msg_t *) zlistx_next (job->totals))
+        s_publish (self, totals);
+    zlistx_purge (job->totals);
+    zlistx_purge (job->rejects);
+    for (size_t i = 0; i < job->count; i++)
+        s_entry_clear (&job->entries [i]);
+    job->count = 0;
+    committer->busy = false;
+}
+
+//  Receive a committer's DONE and finish its job.
+static void
+s_on_committer (server_t *self, void *which)
+{
+    for (size_t i = 0; i < self->committer_count; i++) {
+        s_committer_t *committer = &self->committers [i];
+        if ((void *) committer->actor != which)
+            continue;
+        char *command = NULL;
+        void *job = NULL;
+        if (zsock_recv (committer->actor, "sp", &command, &job) == 0
+        &&  command && streq (command, "DONE") && job == &committer->job)
+            s_finish (self, committer);
+        zstr_free (&command);
+        return;
+    }
+}
+
+//  The database was found unreachable: every committer drops its connection
+//  (a busy one after its job), so that none uses a dead one once it is back.
+static void
+s_reset_committers (server_t *self)
+{
+    for (size_t i = 0; i < self->committer_count; i++)
+        zstr_send (self->committers [i].actor, "RESET");
+}
+
+static bool
+s_any_busy (server_t *self)
+{
+    for (size_t i = 0; i < self->committer_count; i++)
+        if (self->committers [i].busy)
+            return true;
+    return false;
 }
 
 //  --------------------------------------------------------------------------
@@ -642,9 +882,14 @@ s_answer_query (server_t *self, zmsg_t *msg)
     if (query && query->type == PROTO_SNAPSHOT) {
         zlistx_t *totals = zlistx_new ();
         zlistx_set_destructor (totals, (zlistx_destructor_fn *) proto_msg_destroy);
-        int64_t seq = 0;
+        //  Every feed message up to last_seq was committed before this read,
+        //  so the snapshot reflects it; what commits meanwhile is published
+        //  after, with a higher seq. (The database's own number is for
+        //  versions, not for this feed's seq.)
+        int64_t seq = self->last_seq;
+        int64_t db_seq = 0;
         if (store_snapshot (self->store, query->prefix, query->has_year ? query->year : 0,
-                            totals, &seq) == 0) {
+                            totals, &db_seq) == 0) {
             for (proto_msg_t *item = (proto_msg_t *) zlistx_first (totals); item;
                  item = (proto_msg_t *) zlistx_next (totals))
                 s_reply_msg (self->query, routing, delimiter, item);
@@ -772,9 +1017,13 @@ server_run (server_t *self)
     }
     self->next_heartbeat = zclock_mono ();
     self->next_stats = zclock_mono () + 60000;
+    self->db_was_up = store_up (self->store);
     while (!zsys_interrupted) {
         int64_t wait = self->next_heartbeat - zclock_mono ();
-        void *which = zpoller_wait (self->poller, wait > 0 ? (int) wait : 0);
+        //  A full batch waits for a committer; reports wait in their queue.
+        zpoller_t *poller = self->batch_count >= (size_t) self->settings->batch_max
+                          ? self->full_poller : self->poller;
+        void *which = zpoller_wait (poller, wait > 0 ? (int) wait : 0);
         if (zsys_interrupted)
             break;
         if (s_reload_requested) {
@@ -793,6 +1042,8 @@ server_run (server_t *self)
                 s_answer_query (self, msg);
                 zmsg_destroy (&msg);
             }
+        if (which && which != self->report && which != self->query)
+            s_on_committer (self, which);
         //  Drain everything that has arrived into one batch.
         while (self->batch_count < (size_t) self->settings->batch_max
            &&  (zsock_events (self->report) & ZMQ_POLLIN)) {
@@ -802,12 +1053,17 @@ server_run (server_t *self)
             s_receive_report (self, msg);
             zmsg_destroy (&msg);
         }
-        s_flush_batch (self);
-        if (!store_up (self->store) && store_ensure (self->store)) {
+        s_dispatch (self);
+        bool up = store_up (self->store);
+        if (!up && store_ensure (self->store)) {
+            up = true;
             int64_t seq = store_last_seq (self->store);
             if (seq > self->last_seq)
                 self->last_seq = seq;
         }
+        if (self->db_was_up && !up)
+            s_reset_committers (self);
+        self->db_was_up = up;
         if (zclock_mono () >= self->next_stats) {
             s_log_statistics (self);
             self->next_stats = zclock_mono () + 60000;
@@ -817,9 +1073,20 @@ server_run (server_t *self)
             self->next_heartbeat = zclock_mono () + self->settings->heartbeat_ms;
         }
     }
-    //  Finish what is in hand: the batch gathered so far and held repeats.
-    while (self->batch_count > 0)
-        s_flush_batch (self);
+    //  Finish what is in hand: the jobs in flight, the batch gathered so far
+    //  and held repeats.
+    zpoller_t *committers = zpoller_new (NULL);
+    for (size_t i = 0; i < self->committer_count; i++)
+        zpoller_add (committers, self->committers [i].actor);
+    while (s_any_busy (self) || self->batch_count > 0) {
+        s_dispatch (self);
+        if (!s_any_busy (self))
+            continue;           //  answered at once: the database is down
+        void *which = zpoller_wait (committers, 1000);
+        if (which)
+            s_on_committer (self, which);
+    }
+    zpoller_destroy (&committers);
     log_info ("server: stopped");
     return rc;
 }

@@ -46,6 +46,8 @@ static const s_setting_t s_table [] = {
       "hard transport limit in bytes (ZMQ_MAXMSGSIZE): a larger frame drops the connection" },
     { "batch-max", S_INT, S_AT (batch_max), "1000", 1, 100000,
       "most reports committed in one transaction (group commit)" },
+    { "db-connections", S_INT, S_AT (db_connections), "2", 1, 8,
+      "database connections committing batches at once (while one commits, the next batch is stored on another)" },
     { "heartbeat-ms", S_INT, S_AT (heartbeat_ms), "1000", 50, 1000,
       "feed heartbeat period in milliseconds (at most 1000: subscribers expect one a second)" },
     { "curve-secret", S_TEXT, S_AT (curve_secret), "", 0, 0,

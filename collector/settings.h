@@ -22,6 +22,7 @@ typedef struct {
     int max_body;               //  largest report body answered (too_large above)
     int max_frame;              //  hard transport limit (ZMQ_MAXMSGSIZE)
     int batch_max;              //  most reports committed in one transaction
+    int db_connections;         //  committer threads, each with its connection
     int heartbeat_ms;           //  feed heartbeat period
     bool allow_plaintext;       //  plaintext on non-loopback endpoints
     char *curve_secret;         //  the collector's certificate ("" = no CURVE)

@@ -27,6 +27,7 @@ struct store_t {
     int attempts;               //  failed attempts in this outage
     bool ever_up;               //  connected at least once
     int reconnects;             //  reconnections since store_take_reconnects
+    bool quiet;                 //  leave outage and connection messages to another store
     catalog_t *catalog;         //  last catalog loaded
 };
 
@@ -165,6 +166,8 @@ store_reject_destroy (store_reject_t **self_p)
     }
 }
 
+static void s_mark_down (store_t *self, const char *why);
+
 store_t *
 store_new (const char *conninfo)
 {
@@ -173,6 +176,30 @@ store_new (const char *conninfo)
     self->state = STORE_DOWN;
     self->backoff_ms = BACKOFF_MIN_MS;
     return self;
+}
+
+void
+store_set_quiet (store_t *self, bool quiet)
+{
+    self->quiet = quiet;
+}
+
+void
+store_mark_down (store_t *self, const char *why)
+{
+    if (self->quiet) {
+        //  Drop the connection and try a new one at the next use: the main
+        //  store paces the attempts, and only uses this one when it is up.
+        if (self->conn) {
+            PQfinish (self->conn);
+            self->conn = NULL;
+        }
+        self->state = STORE_DOWN;
+        self->next_attempt = 0;
+        return;
+    }
+    if (self->state == STORE_UP)
+        s_mark_down (self, why);
 }
 
 void
@@ -214,11 +241,16 @@ s_mark_down (store_t *self, const char *why)
         self->down_since = now;
         self->attempts = 0;
         self->backoff_ms = BACKOFF_MIN_MS;
-        log_error ("store: database unreachable (%s); answering reports 'unavailable' "
-                    "and reconnecting with back-off up to %d s", why, BACKOFF_MAX_MS / 1000);
+        if (!self->quiet)
+            log_error ("store: database unreachable (%s); answering reports 'unavailable' "
+                        "and reconnecting with back-off up to %d s", why, BACKOFF_MAX_MS / 1000);
     }
     self->state = STORE_DOWN;
     self->attempts++;
+    if (self->quiet) {
+        self->next_attempt = 0;         //  paced by the main store, see store_mark_down
+        return;
+    }
     //  Jitter keeps several collectors from hammering a recovering server in step.
     int64_t jitter = (int64_t) (randof (self->backoff_ms / 4 + 1));
     self->next_attempt = now + self->backoff_ms + jitter;
@@ -359,16 +391,18 @@ store_ensure (store_t *self)
     self->catalog = catalog;
     if (self->down_since && self->ever_up) {
         self->reconnects++;
-        log_info ("store: database reachable again after %.1f s (%d failed attempts)",
-                   (double) (zclock_mono () - self->down_since) / 1000.0, self->attempts);
+        if (!self->quiet)
+            log_info ("store: database reachable again after %.1f s (%d failed attempts)",
+                       (double) (zclock_mono () - self->down_since) / 1000.0, self->attempts);
     }
     else
-    if (self->down_since)
+    if (self->down_since && !self->quiet)
         log_info ("store: database reachable after %.1f s (%d failed attempts)",
                    (double) (zclock_mono () - self->down_since) / 1000.0, self->attempts);
-    log_info ("store: connected to database '%s' on %s:%s; catalog has %zu regions and %zu metrics",
-               PQdb (self->conn), PQhost (self->conn), PQport (self->conn),
-               catalog_region_count (catalog), catalog_metric_count (catalog));
+    if (!self->quiet)
+        log_info ("store: connected to database '%s' on %s:%s; catalog has %zu regions and %zu metrics",
+                   PQdb (self->conn), PQhost (self->conn), PQport (self->conn),
+                   catalog_region_count (catalog), catalog_metric_count (catalog));
     self->state = STORE_UP;
     self->ever_up = true;
     self->down_since = 0;

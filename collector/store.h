@@ -1,6 +1,8 @@
 /*  store.h — the collector's PostgreSQL connection: batches in, totals out.
 
-    One connection, used by the collector's single thread. A batch of
+    One connection, used by one thread at a time: the collector's main
+    thread has one (catalog, snapshots, pings) and each committer thread
+    its own (batches). A batch of
     validated reports is stored in one transaction (tally_ingest, see
     deploy/migrations/002_ingest.sql) together with the rejected reports
     waiting to be recorded; the totals of every changed region are read in
@@ -56,6 +58,13 @@ void store_reject_destroy (store_reject_t **self_p);
 store_t *store_new (const char *conninfo);
 void store_destroy (store_t **self_p);
 
+//  A quiet store does not log outages or connections: for the extra
+//  connections of a collector, whose main store speaks for all of them.
+void store_set_quiet (store_t *self, bool quiet);
+//  Another connection to the same database found it unreachable: drop this
+//  one too and reconnect, with back-off and logging the outage, or for a
+//  quiet store silently and at its next use.
+void store_mark_down (store_t *self, const char *why);
 //  Connect if not connected and the back-off allows an attempt now; loads
 //  the catalog on success. Returns true when connected.
 bool store_ensure (store_t *self);

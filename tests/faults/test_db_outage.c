@@ -209,7 +209,7 @@ START_TEST (test_backend_terminated)
     proto_msg_t *reply = s_exchange (dealer, first);
     ck_assert (reply && reply->type == PROTO_ACK);
     proto_msg_destroy (&reply);
-    ck_assert_int_eq (s_terminate_backend ("faults-terminated"), 1);
+    ck_assert_int_ge (s_terminate_backend ("faults-terminated"), 1);
     proto_msg_t *second = fk_report ("terminated-raw", 2, "220582", "2031-01-06", 4);
     reply = s_exchange (dealer, second);
     ck_assert_msg (reply != NULL, "no reply after the connection was cut");
@@ -231,7 +231,7 @@ START_TEST (test_backend_terminated)
     s_reporter_t *reporters = s_reporters_start (dir, COUNT, REPORTS, 11000, collector->report_ep);
     int64_t before = fk_wait_reports (s_pg, "%", base + 100, 60000) - base;
     ck_assert_int_ge (before, 100);
-    ck_assert_int_eq (s_terminate_backend ("faults-terminated"), 1);
+    ck_assert_int_ge (s_terminate_backend ("faults-terminated"), 1);
     int64_t lost = 0, duplicated = 0;
     int64_t stored = s_reporters_finish (reporters, COUNT, REPORTS, collector->report_ep, &lost, &duplicated);
     ck_assert_int_eq (fk_sql_int (s_pg, "SELECT count(*) FROM tally_verify()"), 0);
@@ -239,9 +239,12 @@ START_TEST (test_backend_terminated)
     int up_logged = fk_count_in_file (collector->log_path, "reachable again");
     ck_assert_int_eq (down_logged, 2);
     ck_assert_int_eq (up_logged, 2);
-    //  One connection again, under the same name.
-    ck_assert_int_eq (fk_sql_int (s_pg, "SELECT count(*) FROM pg_stat_activity "
-                                        "WHERE application_name = 'faults-terminated'"), 1);
+    //  Connections again, under the same name, and none leaked: the main
+    //  one and at most one per committer (db-connections, 2 by default).
+    int64_t connections = fk_sql_int (s_pg, "SELECT count(*) FROM pg_stat_activity "
+                                            "WHERE application_name = 'faults-terminated'");
+    ck_assert_int_ge (connections, 1);
+    ck_assert_int_le (connections, 3);
     ck_assert_int_eq (tt_collector_stop (&collector, SIGTERM), 0);
     printf ("faults: pg_terminated cuts=2 reports=%d stored=%" PRId64 " stored_before_cut=%" PRId64
             " quiet_recovery_s=%.2f lost=%" PRId64 " duplicated=%" PRId64
