@@ -56,6 +56,7 @@ typedef struct {
     zlistx_t *totals;           //  proto_msg_t to publish, in order
     int rc;                     //  store_commit's code for the whole batch
     bool one_by_one;            //  rc was -2: each entry was committed alone
+    char why [256];             //  rc was -1: what the connection said
 } s_job_t;
 
 //  A thread with its own database connection that commits jobs.
@@ -215,6 +216,8 @@ s_commit_job (store_t *store, s_job_t *job)
     }
     job->one_by_one = false;
     job->rc = store_commit (store, job->items, job->count, job->rejects, job->totals);
+    if (job->rc == -1)
+        snprintf (job->why, sizeof job->why, "%s", store_last_error (store));
     if (job->rc == 0 || job->rc == -1)
         return;
     //  A statement error that is not an outage: report by report, so that
@@ -788,7 +791,7 @@ s_finish (server_t *self, s_committer_t *committer)
     if (job->rc == -1) {
         //  Unreachable: the main store takes the outage over (logs it once,
         //  reconnects with back-off); the rejects wait for the next batch.
-        store_mark_down (self->store, "a batch found the connection gone");
+        store_mark_down (self->store, *job->why ? job->why : "a batch found the connection gone");
         s_answer_unavailable (self, job->entries, job->count,
                               "the collector's database is unreachable; resend later");
         store_reject_t *reject;

@@ -28,6 +28,7 @@ struct store_t {
     bool ever_up;               //  connected at least once
     int reconnects;             //  reconnections since store_take_reconnects
     bool quiet;                 //  leave outage and connection messages to another store
+    char last_error [256];      //  why the connection was last dropped
     catalog_t *catalog;         //  last catalog loaded
 };
 
@@ -202,6 +203,12 @@ store_mark_down (store_t *self, const char *why)
         s_mark_down (self, why);
 }
 
+const char *
+store_last_error (store_t *self)
+{
+    return self->last_error;
+}
+
 void
 store_destroy (store_t **self_p)
 {
@@ -235,6 +242,7 @@ s_mark_down (store_t *self, const char *why)
         PQfinish (self->conn);
         self->conn = NULL;
     }
+    snprintf (self->last_error, sizeof self->last_error, "%s", why);
     int64_t now = zclock_mono ();
     if (self->state == STORE_UP || self->down_since == 0) {
         //  The outage starts: say it once.

@@ -65,6 +65,8 @@ void store_set_quiet (store_t *self, bool quiet);
 //  one too and reconnect, with back-off and logging the outage, or for a
 //  quiet store silently and at its next use.
 void store_mark_down (store_t *self, const char *why);
+//  Why the connection was last dropped ("" if never).
+const char *store_last_error (store_t *self);
 //  Connect if not connected and the back-off allows an attempt now; loads
 //  the catalog on success. Returns true when connected.
 bool store_ensure (store_t *self);
