@@ -57,6 +57,7 @@ typedef struct {
     int rc;                     //  store_commit's code for the whole batch
     bool one_by_one;            //  rc was -2: each entry was committed alone
     char why [256];             //  rc was -1: what the connection said
+    uint64_t generation;        //  the database's generation when sent
 } s_job_t;
 
 //  A thread with its own database connection that commits jobs.
@@ -87,6 +88,8 @@ struct server_t {
     zhashx_t *published;        //  "region year" -> version last published
     int64_t last_seq;           //  last feed seq published (heartbeats carry it)
     bool db_was_up;             //  the main store's state at the last turn
+    uint64_t db_generation;     //  one more each time the database is found down
+    bool seq_known;             //  last_seq was read from the database
     int64_t next_heartbeat;     //  zclock_mono time
     int64_t next_stats;         //  zclock_mono time of the next statistics line
     //  Counted since the last statistics line
@@ -227,9 +230,31 @@ s_commit_job (store_t *store, s_job_t *job)
                     zlistx_size (job->rejects));
         zlistx_purge (job->rejects);
     }
+    //  Each report's totals are kept only if its own commit succeeded; once
+    //  the database is found unreachable the rest are not tried.
     job->one_by_one = true;
-    for (size_t i = 0; i < job->count; i++)
-        job->outcome [i] = store_commit (store, &job->items [i], 1, job->rejects, job->totals);
+    zlistx_t *totals = zlistx_new ();
+    zlistx_set_destructor (totals, (zlistx_destructor_fn *) proto_msg_destroy);
+    bool unreachable = false;
+    for (size_t i = 0; i < job->count; i++) {
+        if (unreachable) {
+            job->outcome [i] = -1;
+            continue;
+        }
+        job->outcome [i] = store_commit (store, &job->items [i], 1, job->rejects, totals);
+        if (job->outcome [i] == 0) {
+            proto_msg_t *msg;
+            while ((msg = (proto_msg_t *) zlistx_detach (totals, NULL)))
+                zlistx_add_end (job->totals, msg);
+        }
+        else
+        if (job->outcome [i] == -1) {
+            unreachable = true;
+            snprintf (job->why, sizeof job->why, "%s", store_last_error (store));
+        }
+        zlistx_purge (totals);
+    }
+    zlistx_destroy (&totals);
 }
 
 //  The committer thread: COMMIT + job pointer in, the same pointer back when
@@ -442,6 +467,8 @@ server_destroy (server_t **self_p)
 static void
 s_reply (zsock_t *sock, zframe_t *routing, bool delimiter, const uint8_t *body, size_t size)
 {
+    if (!sock)
+        return;                 //  the endpoint could not be bound again after a reload
     zmsg_t *msg = zmsg_new ();
     zmsg_append (msg, &(zframe_t *) { zframe_dup (routing) });
     if (delimiter)
@@ -640,8 +667,10 @@ s_publish (server_t *self, proto_msg_t *totals)
     char key [PROTO_MAX_NAME + 32];
     snprintf (key, sizeof key, "%s %" PRId64, totals->region, totals->year);
     if (totals->has_version) {
+        //  Equal is no repeat: a snapshot raises the mark to the versions it
+        //  read, whose own messages may still be on their way.
         intptr_t last = (intptr_t) zhashx_lookup (self->published, key);
-        if (last && totals->version <= (int64_t) last)
+        if (last && totals->version < (int64_t) last)
             return;
         zhashx_update (self->published, key, (void *) (intptr_t) totals->version);
     }
@@ -764,10 +793,14 @@ s_dispatch (server_t *self)
     zlistx_t *rejects = job->rejects;           //  empty too
     job->rejects = self->rejects;
     self->rejects = rejects;
+    job->generation = self->db_generation;
     committer->busy = true;
     zsock_send (committer->actor, "sp", "COMMIT", job);
     s_next_batch (self);
 }
+
+static void s_database_lost (server_t *self, s_job_t *job);
+static void s_wait_committers (server_t *self);
 
 //  A committer is done: answer its reports, publish the totals.
 static void
@@ -790,22 +823,29 @@ s_finish (server_t *self, s_committer_t *committer)
     else
     if (job->rc == -1) {
         //  Unreachable: the main store takes the outage over (logs it once,
-        //  reconnects with back-off); the rejects wait for the next batch.
-        store_mark_down (self->store, *job->why ? job->why : "a batch found the connection gone");
+        //  reconnects with back-off), unless this job was sent before an
+        //  outage already handled; the rejects wait for the next batch.
+        s_database_lost (self, job);
         s_answer_unavailable (self, job->entries, job->count,
                               "the collector's database is unreachable; resend later");
         store_reject_t *reject;
         while ((reject = (store_reject_t *) zlistx_detach (job->rejects, NULL)))
             s_keep_reject (self, reject);
     }
-    else
+    else {
+        bool lost = false;
         for (size_t i = 0; i < job->count; i++) {
             if (job->outcome [i] == 0)
                 s_answer_stored (self, &job->entries [i], job->items [i].status);
             else
-                s_answer_unavailable (self, &job->entries [i], 1,
-                                      "the collector could not store this report; resend later");
+                s_answer_unavailable (self, &job->entries [i], 1, job->outcome [i] == -1
+                                      ? "the collector's database is unreachable; resend later"
+                                      : "the collector could not store this report; resend later");
+            lost |= job->outcome [i] == -1;
         }
+        if (lost)
+            s_database_lost (self, job);
+    }
     for (proto_msg_t *totals = (proto_msg_t *) zlistx_first (job->totals); totals;
          totals = (proto_msg_t *) zlistx_next (job->totals))
         s_publish (self, totals);
@@ -842,6 +882,17 @@ s_reset_committers (server_t *self)
 {
     for (size_t i = 0; i < self->committer_count; i++)
         zstr_send (self->committers [i].actor, "RESET");
+}
+
+//  A job found the database unreachable. The main store takes the outage
+//  over, unless the job was sent before an outage that was already handled
+//  (its connection died then): that would log a second outage for one.
+static void
+s_database_lost (server_t *self, s_job_t *job)
+{
+    if (job->generation != self->db_generation)
+        return;
+    store_mark_down (self->store, *job->why ? job->why : "a batch found the connection gone");
 }
 
 static bool
@@ -894,8 +945,20 @@ s_answer_query (server_t *self, zmsg_t *msg)
         if (store_snapshot (self->store, query->prefix, query->has_year ? query->year : 0,
                             totals, &db_seq) == 0) {
             for (proto_msg_t *item = (proto_msg_t *) zlistx_first (totals); item;
-                 item = (proto_msg_t *) zlistx_next (totals))
+                 item = (proto_msg_t *) zlistx_next (totals)) {
+                //  Rows carry the snapshot's seq; a batch answered later with
+                //  older totals of a row's region is not published after it.
+                item->has_seq = true;
+                item->seq = seq;
+                if (item->has_version) {
+                    char key [PROTO_MAX_NAME + 32];
+                    snprintf (key, sizeof key, "%s %" PRId64, item->region, item->year);
+                    intptr_t last = (intptr_t) zhashx_lookup (self->published, key);
+                    if (item->version > (int64_t) last)
+                        zhashx_update (self->published, key, (void *) (intptr_t) item->version);
+                }
                 s_reply_msg (self->query, routing, delimiter, item);
+            }
             proto_msg_t *end = proto_msg_new (PROTO_SNAPSHOT_END);
             end->has_seq = true;
             end->seq = seq;
@@ -999,9 +1062,48 @@ s_reload (server_t *self)
     }
     else
         log_warning ("server: catalog not reloaded: the database is unreachable");
-    if (self->auth && auth_reload (self->auth) > 0)
+    if (self->auth && auth_reload (self->auth) > 0) {
+        //  Answers go out on the report socket: give the batches in flight
+        //  theirs before the connections are dropped.
+        s_wait_committers (self);
         return s_rebind (self);
+    }
     return 0;
+}
+
+//  The feed's seq goes on from the database's newest version, read once at
+//  the first connection: every message after it is numbered one more, and
+//  each stands for one change with a higher version, so a restarted
+//  collector never reuses a seq. (Read again later it could be ahead of
+//  changes still in flight on a committer.)
+static void
+s_read_seq (server_t *self)
+{
+    if (self->seq_known)
+        return;
+    int64_t seq = store_last_seq (self->store);
+    if (seq < 0)
+        return;
+    if (seq > self->last_seq)
+        self->last_seq = seq;
+    self->seq_known = true;
+}
+
+//  Wait until every committer is done, answering as they finish.
+static void
+s_wait_committers (server_t *self)
+{
+    zpoller_t *committers = zpoller_new (NULL);
+    //  Also after SIGTERM: zpoller_wait would return at once otherwise.
+    zpoller_set_nonstop (committers, true);
+    for (size_t i = 0; i < self->committer_count; i++)
+        zpoller_add (committers, self->committers [i].actor);
+    while (s_any_busy (self)) {
+        void *which = zpoller_wait (committers, 1000);
+        if (which)
+            s_on_committer (self, which);
+    }
+    zpoller_destroy (&committers);
 }
 
 int
@@ -1014,10 +1116,8 @@ server_run (server_t *self)
     sigaction (SIGHUP, &action, NULL);
     int rc = 0;
 
-    if (store_ensure (self->store)) {
-        int64_t seq = store_last_seq (self->store);
-        self->last_seq = seq > 0 ? seq : 0;
-    }
+    if (store_ensure (self->store))
+        s_read_seq (self);
     self->next_heartbeat = zclock_mono ();
     self->next_stats = zclock_mono () + 60000;
     self->db_was_up = store_up (self->store);
@@ -1058,14 +1158,14 @@ server_run (server_t *self)
         }
         s_dispatch (self);
         bool up = store_up (self->store);
+        if (self->db_was_up && !up) {
+            self->db_generation++;
+            s_reset_committers (self);
+        }
         if (!up && store_ensure (self->store)) {
             up = true;
-            int64_t seq = store_last_seq (self->store);
-            if (seq > self->last_seq)
-                self->last_seq = seq;
+            s_read_seq (self);
         }
-        if (self->db_was_up && !up)
-            s_reset_committers (self);
         self->db_was_up = up;
         if (zclock_mono () >= self->next_stats) {
             s_log_statistics (self);
@@ -1078,18 +1178,11 @@ server_run (server_t *self)
     }
     //  Finish what is in hand: the jobs in flight, the batch gathered so far
     //  and held repeats.
-    zpoller_t *committers = zpoller_new (NULL);
-    for (size_t i = 0; i < self->committer_count; i++)
-        zpoller_add (committers, self->committers [i].actor);
-    while (s_any_busy (self) || self->batch_count > 0) {
-        s_dispatch (self);
-        if (!s_any_busy (self))
-            continue;           //  answered at once: the database is down
-        void *which = zpoller_wait (committers, 1000);
-        if (which)
-            s_on_committer (self, which);
+    s_wait_committers (self);
+    while (self->batch_count > 0) {
+        s_dispatch (self);      //  sent, or answered at once when the database is down
+        s_wait_committers (self);
     }
-    zpoller_destroy (&committers);
     log_info ("server: stopped");
     return rc;
 }

@@ -19,7 +19,10 @@
 --     order, then one UPDATE sets as_of (the newest of the batch's figures in
 --     the region's subtree, never going back), reported (children with a row,
 --     recounted from a fresh snapshot, after the lock) and version;
---   * resends are looked at only when some report of the batch was not new.
+--   * resends are looked at only when some report of the batch was not new;
+--   * reports are inserted in (source, seq) order, so that two batches on
+--     two connections holding each other's resends never deadlock on the
+--     unique index (report ids follow that order within a batch).
 -- Same signature and results as 004's version; tally_verify() holds.
 
 ALTER TABLE current_value ADD COLUMN IF NOT EXISTS previous bigint;
@@ -49,7 +52,7 @@ BEGIN
                WITH ORDINALITY AS u (s, q, r, a, n, t, pe, k, i)),
     ins AS (
         INSERT INTO report (source, seq, region, as_of, note, sent_at, peer, key_id)
-        SELECT s, q, r, a, n, to_timestamp (t / 1000.0), pe, k FROM inp ORDER BY i
+        SELECT s, q, r, a, n, to_timestamp (t / 1000.0), pe, k FROM inp ORDER BY s, q
         ON CONFLICT (source, seq) DO NOTHING
         RETURNING id, source, seq)
     SELECT array_agg (inp.i ORDER BY inp.i), array_agg (ins.id ORDER BY inp.i)
