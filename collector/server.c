@@ -657,6 +657,24 @@ s_receive_report (server_t *self, zmsg_t *msg)
 //  --------------------------------------------------------------------------
 //  Committing
 
+//  Per region and year, the newest version published on the feed or read
+//  by a snapshot: raise it to these totals' version, or say false when they
+//  are older. Equal is no repeat: a snapshot raises the mark to the versions
+//  it read, whose own messages may still be on their way.
+static bool
+s_mark_version (server_t *self, const proto_msg_t *totals)
+{
+    if (!totals->has_version)
+        return true;
+    char key [PROTO_MAX_NAME + 32];
+    snprintf (key, sizeof key, "%s %" PRId64, totals->region, totals->year);
+    intptr_t last = (intptr_t) zhashx_lookup (self->published, key);
+    if (last && totals->version < (int64_t) last)
+        return false;
+    zhashx_update (self->published, key, (void *) (intptr_t) totals->version);
+    return true;
+}
+
 //  Publish one region's totals, unless newer totals of that region and year
 //  were published already (a batch on another connection committed later
 //  but was answered first). The feed's seq is numbered here: one more per
@@ -664,16 +682,8 @@ s_receive_report (server_t *self, zmsg_t *msg)
 static void
 s_publish (server_t *self, proto_msg_t *totals)
 {
-    char key [PROTO_MAX_NAME + 32];
-    snprintf (key, sizeof key, "%s %" PRId64, totals->region, totals->year);
-    if (totals->has_version) {
-        //  Equal is no repeat: a snapshot raises the mark to the versions it
-        //  read, whose own messages may still be on their way.
-        intptr_t last = (intptr_t) zhashx_lookup (self->published, key);
-        if (last && totals->version < (int64_t) last)
-            return;
-        zhashx_update (self->published, key, (void *) (intptr_t) totals->version);
-    }
+    if (!s_mark_version (self, totals))
+        return;
     totals->has_seq = true;
     totals->seq = self->last_seq + 1;
     size_t size;
@@ -950,13 +960,7 @@ s_answer_query (server_t *self, zmsg_t *msg)
                 //  older totals of a row's region is not published after it.
                 item->has_seq = true;
                 item->seq = seq;
-                if (item->has_version) {
-                    char key [PROTO_MAX_NAME + 32];
-                    snprintf (key, sizeof key, "%s %" PRId64, item->region, item->year);
-                    intptr_t last = (intptr_t) zhashx_lookup (self->published, key);
-                    if (item->version > (int64_t) last)
-                        zhashx_update (self->published, key, (void *) (intptr_t) item->version);
-                }
+                s_mark_version (self, item);
                 s_reply_msg (self->query, routing, delimiter, item);
             }
             proto_msg_t *end = proto_msg_new (PROTO_SNAPSHOT_END);
