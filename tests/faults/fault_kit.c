@@ -113,17 +113,6 @@ fk_sql_int (const tt_pg_t *pg, const char *format, ...)
     return value;
 }
 
-int
-fk_count_in_file (const char *path, const char *needle)
-{
-    char *text = tt_slurp (path);
-    int count = 0;
-    for (char *p = text; p && (p = strstr (p, needle)); p += strlen (needle))
-        count++;
-    free (text);
-    return count;
-}
-
 int64_t
 fk_wait_reports (const tt_pg_t *pg, const char *pattern, int64_t want, int timeout_ms)
 {

@@ -39,9 +39,6 @@ int fk_queued (const char *outbox);
 //  A query's integer, the SQL given printf-style.
 int64_t fk_sql_int (const tt_pg_t *pg, const char *format, ...);
 
-//  Occurrences of needle in the file at path.
-int fk_count_in_file (const char *path, const char *needle);
-
 //  Poll until the count of rows in `report` for sources LIKE pattern reaches
 //  at least want, or timeout; returns the last count.
 int64_t fk_wait_reports (const tt_pg_t *pg, const char *pattern, int64_t want, int timeout_ms);
