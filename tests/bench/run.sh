@@ -23,6 +23,7 @@
 #   5. memory    the collector's peak resident set (VmHWM);
 #   6. checks    tally_verify() is empty, and every acked report is stored
 #                exactly once.
+# Phases 2, 3 and 4's ingest each start right after a CHECKPOINT.
 # Prints each figure as measured, targets as PASS/MISS, and one summary line.
 # The exit status reflects correctness only (checks, and every report
 # answered with an ack), never whether a target was met.
@@ -165,6 +166,9 @@ say "$out"
 res=$(grep '^result ' <<<"$out" || true)
 copy_rps=$(field copy_reports_per_s "$res")
 say "ceiling: ${copy_rps} reports/s ($(field copy_values_per_s "$res") values/s)"
+# Its million reports would otherwise be vacuumed (autovacuum's insert
+# threshold) while the collector is measured.
+sql "$conninfo" "DROP DATABASE tally_copy WITH (FORCE)"
 
 # --- the collector ------------------------------------------------------------
 "$collector_bin" --db "$conninfo" --report 'tcp://127.0.0.1:*' --feed 'tcp://127.0.0.1:*' \
@@ -180,8 +184,14 @@ say "collector: pid $collector_pid, reports on $report_ep, feed on $feed_ep"
 batch_of() { sql "$conninfo" "SELECT round(count(*)::numeric / greatest(count(DISTINCT xmin::text), 1), 1)
                                FROM report WHERE source LIKE '$1%'"; }
 
+# Each measured phase starts from a finished checkpoint: otherwise the
+# previous phase's writes (1.5 GB of WAL from the ceiling alone) are flushed
+# by the checkpointer during the next one and skew it.
+checkpoint() { sql "$conninfo" "CHECKPOINT"; }
+
 ingest() {   # ingest PREFIX AS_OF -> sets ingest_rps, ingest_vps
     local out res
+    checkpoint
     out=$("$bench_bin" ingest --endpoint "$report_ep" --share "$share" --clients "$clients" \
           --window "$window" --seconds "$seconds" --warmup "$warmup" --source "$1" --as-of "$2" \
           --acked "$tmp/acked-$1.tsv") || fail "tally-bench ingest ($1): not every report was acked"
@@ -204,6 +214,7 @@ say "ingest/ceiling ratio: $ratio (target >= 0.5: $(verdict "$ratio" ge 0.5))"
 # --- 3. latency at a steady rate ---------------------------------------------------
 say ""
 say "== latency: $rate reports/s, paced, one leaf report at a time; SUB on every region"
+checkpoint
 out=$("$bench_bin" latency --endpoint "$report_ep" --feed "$feed_ep" --share "$share" --rate "$rate" \
       --seconds "$seconds" --warmup "$warmup" --source lat --as-of 2026-06-30 \
       --acked "$tmp/acked-lat.tsv") || fail "tally-bench latency: not every report was acked"
