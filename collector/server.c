@@ -702,17 +702,9 @@ s_publish (server_t *self, proto_msg_t *totals)
 }
 
 //  Answer one committed report: ack, or nack conflict.
-static void s_answer_unavailable (server_t *self, s_entry_t *entries, size_t count,
-                                  const char *why);
-
 static void
 s_answer_stored (server_t *self, s_entry_t *entry, store_status_t status)
 {
-    if (status == STORE_RETRY) {
-        s_answer_unavailable (self, entry, 1, "the collector could not record this report as a "
-                              "conflict; resend later");
-        return;
-    }
     if (status == STORE_CONFLICT) {
         self->rejected [PROTO_CONFLICT]++;
         proto_error_t echo;

@@ -7,6 +7,7 @@
     attempt; the outage is logged when it starts and when it ends.
 */
 #include "store.h"
+#include "figures.h"
 #include "log.h"
 
 #include <inttypes.h>
@@ -329,11 +330,15 @@ store_reload_catalog (store_t *self)
 }
 
 //  The statements of a batch, prepared on each new connection.
-#define S_STORE_STMT "tally_store"
-#define S_STORE_SQL \
-    "SELECT * FROM tally_store (" \
+#define S_LOCK_STMT "tally_lock"
+#define S_LOCK_SQL \
+    "SELECT * FROM tally_lock (" \
     "$1::text[], $2::bigint[], $3::text[], $4::date[], $5::text[], $6::bigint[], " \
     "$7::text[], $8::text[], $9::int[], $10::text[], $11::bigint[])"
+#define S_WRITE_STMT "tally_write"
+#define S_WRITE_SQL \
+    "SELECT * FROM tally_write ($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], " \
+    "$6::text[], $7::text[], $8::date[], $9::bool[])"
 
 static bool
 s_prepare (store_t *self, const char *name, const char *sql, int params)
@@ -386,9 +391,10 @@ store_ensure (store_t *self)
         s_mark_down (self, why);
         return false;
     }
-    //  The statement of every batch is planned once per connection:
-    //  planning it each time cost 0.8 ms a batch, a fifth of a small one.
-    if (!s_prepare (self, S_STORE_STMT, S_STORE_SQL, 11)) {
+    //  The statements of every batch are planned once per connection:
+    //  planning them each time cost 0.8 ms a batch, a fifth of a small one.
+    if (!s_prepare (self, S_LOCK_STMT, S_LOCK_SQL, 11)
+    ||  !s_prepare (self, S_WRITE_STMT, S_WRITE_SQL, 9)) {
         catalog_destroy (&catalog);
         return false;
     }
@@ -546,40 +552,152 @@ store_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *reject
     return rc;
 }
 
-//  Record conflicts found by a batch that committed on its own, in a
-//  transaction of their own; 0, or s_failed's code.
+//  Append one array literal of the figures at positions 1 .. npos, as an
+//  element of `buf` (NULL when `has` is NULL).
+static void
+s_buf_figures (s_buf_t *buf, int npos, const bool *has, const int64_t *ints,
+               const char (*dates) [FIGURES_DATE])
+{
+    if (!has) {
+        s_buf_elem (buf, NULL);
+        return;
+    }
+    s_buf_t inner = { 0 };
+    s_buf_start (&inner);
+    for (int pos = 1; pos <= npos; pos++)
+        if (!has [pos])
+            s_buf_elem (&inner, NULL);
+        else
+        if (dates)
+            s_buf_elem (&inner, dates [pos]);
+        else
+            s_buf_elem_int (&inner, ints [pos]);
+    s_buf_end (&inner);
+    s_buf_elem (buf, inner.data);
+    free (inner.data);
+}
+
+//  The report's statuses from tally_lock's reply, conflicts recorded for
+//  the transaction; the stored reports' ids in ids.
+static void
+s_read_statuses (PGresult *res, store_item_t *items, size_t count, int64_t *ids,
+                 zlistx_t *conflicts)
+{
+    for (int row = 0; row < PQntuples (res); row++) {
+        if (!streq (PQgetvalue (res, row, 0), "report"))
+            continue;
+        long idx = strtol (PQgetvalue (res, row, 1), NULL, 10) - 1;
+        if (idx < 0 || (size_t) idx >= count)
+            continue;
+        const char *status = PQgetvalue (res, row, 2);
+        store_item_t *item = &items [idx];
+        item->status = streq (status, "stored") ? STORE_STORED
+                     : streq (status, "duplicate") ? STORE_DUPLICATE : STORE_CONFLICT;
+        if (item->status == STORE_STORED)
+            ids [idx] = strtoll (PQgetvalue (res, row, 3), NULL, 10);
+        if (item->status == STORE_CONFLICT) {
+            char reason [PROTO_MAX_TEXT];
+            snprintf (reason, sizeof reason, "source '%s' seq %" PRId64
+                      " was already stored with different content", item->report->source,
+                      item->report->seq);
+            proto_error_t echo = { .has_source = true, .has_seq = true, .seq = item->report->seq };
+            snprintf (echo.source, sizeof echo.source, "%s", item->report->source);
+            size_t raw_size = 0;
+            uint8_t *raw = proto_msg_encode (item->report, &raw_size, NULL);
+            zlistx_add_end (conflicts, store_reject_new (PROTO_CONFLICT, reason, &echo,
+                            item->peer, item->key_id, raw, raw_size));
+            free (raw);
+        }
+    }
+}
+
+//  The metrics and locked rows of tally_lock's reply, and the stored
+//  reports' values, merged. Returns 0, or -1 with a sentence in err.
 static int
-s_record_conflicts (store_t *self, zlistx_t *conflicts)
+s_merge (PGresult *res, store_item_t *items, size_t count, const int64_t *ids,
+         figures_t *figures, char *err, size_t err_size)
+{
+    for (int row = 0; row < PQntuples (res); row++)
+        if (streq (PQgetvalue (res, row, 0), "metric")
+        &&  figures_add_metric (figures, PQgetvalue (res, row, 4),
+                                (int) strtol (PQgetvalue (res, row, 5), NULL, 10),
+                                streq (PQgetvalue (res, row, 6), "t"))) {
+            snprintf (err, err_size, "metric %s has position %s", PQgetvalue (res, row, 4),
+                      PQgetvalue (res, row, 5));
+            return -1;
+        }
+    for (int row = 0; row < PQntuples (res); row++) {
+        if (!streq (PQgetvalue (res, row, 0), "row"))
+            continue;
+        const char *arrays [5];
+        for (int col = 11; col <= 15; col++)
+            arrays [col - 11] = PQgetisnull (res, row, col) ? NULL : PQgetvalue (res, row, col);
+        if (figures_add_row (figures, PQgetvalue (res, row, 7),
+                             (int) strtol (PQgetvalue (res, row, 8), NULL, 10),
+                             PQgetisnull (res, row, 9) ? NULL : PQgetvalue (res, row, 9),
+                             streq (PQgetvalue (res, row, 10), "t"),
+                             arrays [0], arrays [1], arrays [2], arrays [3], arrays [4], err, err_size))
+            return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (items [i].status != STORE_STORED)
+            continue;
+        const proto_msg_t *report = items [i].report;
+        int year = (int) strtol (report->as_of, NULL, 10);
+        for (size_t v = 0; v < report->value_count; v++)
+            if (figures_offer (figures, report->region, year, report->as_of, ids [i],
+                               report->values [v].key, report->values [v].value, err, err_size))
+                return -1;
+    }
+    return figures_merge (figures, err, err_size);
+}
+
+//  tally_write's parameters: the changed rows.
+static PGresult *
+s_write (store_t *self, figures_t *figures)
+{
+    s_buf_t bufs [9] = { { 0 } };
+    for (int b = 0; b < 9; b++)
+        s_buf_start (&bufs [b]);
+    int npos = figures_npos (figures);
+    for (size_t i = 0; i < figures_row_count (figures); i++) {
+        const figures_row_t *row = figures_row (figures, i);
+        if (!row->changed)
+            continue;
+        bool own = row->own_changed;
+        s_buf_elem (&bufs [0], row->region);
+        s_buf_elem_int (&bufs [1], row->year);
+        s_buf_figures (&bufs [2], npos, own ? row->has_own : NULL, row->own, NULL);
+        s_buf_figures (&bufs [3], npos, own ? row->has_own : NULL, NULL, row->own_as_of);
+        s_buf_figures (&bufs [4], npos, own ? row->has_own : NULL, row->own_report, NULL);
+        s_buf_figures (&bufs [5], npos, own ? row->has_previous : NULL, row->previous, NULL);
+        s_buf_figures (&bufs [6], npos, row->has_total, row->total, NULL);
+        s_buf_elem (&bufs [7], row->as_of);
+        s_buf_elem (&bufs [8], row->above ? "t" : "f");
+    }
+    const char *params [9];
+    for (int b = 0; b < 9; b++) {
+        s_buf_end (&bufs [b]);
+        params [b] = bufs [b].data;
+    }
+    PGresult *res = PQexecPrepared (self->conn, S_WRITE_STMT, 9, params, NULL, NULL, 0);
+    for (int b = 0; b < 9; b++)
+        free (bufs [b].data);
+    return res;
+}
+
+//  Store the batch: tally_lock (reports, values, the rows they touch,
+//  locked), the changes worked out here, tally_write (each changed row once,
+//  and the totals to publish), the rejects, COMMIT.
+static int
+s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
+          zlistx_t *conflicts, zlistx_t *totals)
 {
     PGresult *res = s_exec (self, "BEGIN");
     if (!s_ok (res))
         return s_failed (self, res, "BEGIN");
     PQclear (res);
-    int rc = s_write_rejects (self, conflicts);
-    if (rc)
-        return rc;
-    res = s_exec (self, "COMMIT");
-    if (!s_ok (res))
-        return s_failed (self, res, "COMMIT");
-    PQclear (res);
-    return 0;
-}
 
-static int
-s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
-          zlistx_t *conflicts, zlistx_t *totals)
-{
-    //  A batch with no rejects to record is one statement in its own
-    //  transaction (one round trip; tally_store's rows arrive after COMMIT).
-    //  Otherwise the rejects are written in the batch's transaction.
-    bool alone = count > 0 && zlistx_size (rejects) == 0;
-    PGresult *res;
-    if (!alone) {
-        res = s_exec (self, "BEGIN");
-        if (!s_ok (res))
-            return s_failed (self, res, "BEGIN");
-        PQclear (res);
-    }
     if (count > 0) {
         s_buf_t bufs [11] = { { 0 } };
         for (int b = 0; b < 11; b++)
@@ -608,50 +726,31 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
             s_buf_end (&bufs [b]);
             params [b] = bufs [b].data;
         }
-        res = PQexecPrepared (self->conn, S_STORE_STMT, 11, params, NULL, NULL, 0);
+        res = PQexecPrepared (self->conn, S_LOCK_STMT, 11, params, NULL, NULL, 0);
         for (int b = 0; b < 11; b++)
             free (bufs [b].data);
-        if (!s_ok (res)) {
-            zlistx_purge (totals);
+        if (!s_ok (res))
             return s_failed (self, res, "storing a batch");
-        }
-        //  Each report's status, then the changed regions' totals.
-        for (int row = 0; row < PQntuples (res); row++) {
-            const char *status = PQgetvalue (res, row, 1);
-            if (streq (status, "totals")) {
-                s_totals_row (res, row, 2, totals);
-                continue;
-            }
-            long idx = strtol (PQgetvalue (res, row, 0), NULL, 10) - 1;
-            if (idx < 0 || (size_t) idx >= count)
-                continue;
-            store_item_t *item = &items [idx];
-            item->status = streq (status, "stored") ? STORE_STORED
-                         : streq (status, "duplicate") ? STORE_DUPLICATE : STORE_CONFLICT;
-            if (item->status == STORE_CONFLICT) {
-                char reason [PROTO_MAX_TEXT];
-                snprintf (reason, sizeof reason, "source '%s' seq %" PRId64
-                          " was already stored with different content", item->report->source,
-                          item->report->seq);
-                proto_error_t echo = { .has_source = true, .has_seq = true, .seq = item->report->seq };
-                snprintf (echo.source, sizeof echo.source, "%s", item->report->source);
-                size_t raw_size = 0;
-                uint8_t *raw = proto_msg_encode (item->report, &raw_size, NULL);
-                zlistx_add_end (conflicts, store_reject_new (PROTO_CONFLICT, reason, &echo,
-                                item->peer, item->key_id, raw, raw_size));
-                free (raw);
-            }
-        }
+        int64_t *ids = (int64_t *) zmalloc (count * sizeof (int64_t));
+        s_read_statuses (res, items, count, ids, conflicts);
+        figures_t *figures = figures_new ();
+        char err [300];
+        int rc = s_merge (res, items, count, ids, figures, err, sizeof err);
         PQclear (res);
-    }
-    if (alone) {
-        //  Committed. A conflict that cannot be recorded now is answered
-        //  "resend later": found again then, it is recorded then.
-        if (zlistx_size (conflicts) > 0 && s_record_conflicts (self, conflicts) != 0)
-            for (size_t i = 0; i < count; i++)
-                if (items [i].status == STORE_CONFLICT)
-                    items [i].status = STORE_RETRY;
-        return 0;
+        free (ids);
+        if (rc) {
+            figures_destroy (&figures);
+            log_error ("store: a batch could not be rolled up: %s", err);
+            s_run (self, "ROLLBACK");
+            return -2;
+        }
+        res = s_write (self, figures);
+        figures_destroy (&figures);
+        if (!s_ok (res))
+            return s_failed (self, res, "writing a batch's totals");
+        for (int row = 0; row < PQntuples (res); row++)
+            s_totals_row (res, row, 0, totals);
+        PQclear (res);
     }
     int rc = s_write_rejects (self, rejects);
     if (rc == 0)

@@ -23,8 +23,7 @@ typedef struct store_t store_t;
 typedef enum {
     STORE_STORED,               //  new: stored
     STORE_DUPLICATE,            //  (source, seq) stored before with the same content
-    STORE_CONFLICT,             //  (source, seq) stored before with other content
-    STORE_RETRY                 //  a conflict that could not be recorded: answer "resend later"
+    STORE_CONFLICT              //  (source, seq) stored before with other content
 } store_status_t;
 
 //  One report of a batch. (source, seq) must be unique within a batch.
@@ -90,9 +89,7 @@ int store_reload_catalog (store_t *self);
 //  Store items[0..count) and the rejects in `rejects` (store_reject_t *,
 //  removed from the list once committed), in one transaction; fill each
 //  item's status and append to `totals` (proto_msg_t *, to publish in
-//  order) one totals message per changed region. A batch without rejects
-//  commits alone, and a conflict it finds is recorded just after; one that
-//  cannot be gets status STORE_RETRY. Returns 0 when committed,
+//  order) one totals message per changed region. Returns 0 when committed,
 //  -1 when the database is unreachable (nothing committed), -2 when the
 //  transaction failed for another reason (nothing committed; logged).
 int store_commit (store_t *self, store_item_t *items, size_t count,

@@ -262,24 +262,22 @@ SELECT :base + i, m.key, (i * 7919 + j * 104729) % (least (m.max_value, 10000) +
 ALTER TABLE report_value ADD CONSTRAINT report_value_pkey PRIMARY KEY (report_id, metric);
 -- Current figures: a leaf always reports the same metrics, so its newest
 -- report of a year (ties: the later-stored) holds all of them.
-INSERT INTO current_value (region, metric, year, value, as_of, report_id)
-SELECT r.region, v.metric, r.year, v.value, r.as_of, r.id
+CREATE TEMP TABLE h_own AS
+SELECT r.region, v.metric, r.year, v.value, r.as_of, r.id AS report_id
   FROM (SELECT DISTINCT ON (region, year) id, region, year, as_of FROM report
          WHERE id > :base AND id <= :base + :n ORDER BY region, year, as_of DESC, id DESC) r
   JOIN report_value v ON v.report_id = r.id;
 -- Totals: leaves' own figures, and every ancestor's sum of its leaves.
-INSERT INTO region_total (region, metric, year, value)
-SELECT c.region, c.metric, c.year, c.value FROM current_value c WHERE c.year BETWEEN 2015 AND 2024
+CREATE TEMP TABLE h_total AS
+SELECT c.region, c.metric, c.year, c.value FROM h_own c
 UNION ALL
 SELECT ra.ancestor, c.metric, c.year, sum (c.value)::bigint
-  FROM current_value c JOIN metric m ON m.key = c.metric AND m.rollup = 'sum'
+  FROM h_own c JOIN metric m ON m.key = c.metric AND m.rollup = 'sum'
   JOIN region_ancestor ra ON ra.region = c.region
- WHERE c.year BETWEEN 2015 AND 2024
  GROUP BY 1, 2, 3;
 -- Per region and year: newest as_of, children reported (bottom up), version.
 INSERT INTO region_year (region, year, as_of, reported, version, updated_at)
-SELECT region, year, max (as_of), 1, 0, now () FROM current_value
- WHERE year BETWEEN 2015 AND 2024 GROUP BY 1, 2;
+SELECT region, year, max (as_of), 1, 0, now () FROM h_own GROUP BY 1, 2;
 DO \$\$
 BEGIN
     FOR d IN 1 .. (SELECT coalesce (max (distance), 0) FROM region_ancestor) LOOP
@@ -292,9 +290,23 @@ BEGIN
     END LOOP;
 END
 \$\$;
+-- The figures and totals into region_year's arrays (by metric.pos), which
+-- the views current_value and region_total read.
+UPDATE region_year ry
+   SET own = f.own, own_as_of = f.own_as_of, own_report = f.own_report, total = f.total
+  FROM (SELECT k.region, k.year,
+               array_agg (c.value ORDER BY i) AS own, array_agg (c.as_of ORDER BY i) AS own_as_of,
+               array_agg (c.report_id ORDER BY i) AS own_report, array_agg (t.value ORDER BY i) AS total
+          FROM (SELECT DISTINCT region, year FROM h_total) k
+         CROSS JOIN generate_series (1, (SELECT max (pos) FROM metric)) AS i
+          LEFT JOIN metric m ON m.pos = i
+          LEFT JOIN h_own c ON c.region = k.region AND c.year = k.year AND c.metric = m.key
+          LEFT JOIN h_total t ON t.region = k.region AND t.year = k.year AND t.metric = m.key
+         GROUP BY k.region, k.year) f
+ WHERE ry.region = f.region AND ry.year = f.year;
 UPDATE region_year SET version = nextval ('feed_seq') WHERE year BETWEEN 2015 AND 2024;
 COMMIT;
-VACUUM ANALYZE report, report_value, current_value, region_total, region_year;
+VACUUM ANALYZE report, report_value, region_year;
 CHECKPOINT;
 EOF
 fi

@@ -1,5 +1,6 @@
 /*  test_collector.c — unit tests of the collector's modules that need no
-    database: the catalog check and the settings table.
+    database: the catalog check, the settings table and the roll-up rules
+    (figures).
 */
 #include <check.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "figures.h"
 #include "settings.h"
 
 static catalog_t *
@@ -178,6 +180,148 @@ START_TEST (test_config_file_errors)
 }
 END_TEST
 
+//  --------------------------------------------------------------------------
+//  figures: rows as tally_lock returns them (province 22 > city 2205 >
+//  counties 220502, 220503); metrics 1 (sum), 2 (none).
+
+static figures_t *
+s_figures (const char *county_own, const char *county_as_of, const char *county_report,
+           const char *city_total)
+{
+    figures_t *figures = figures_new ();
+    ck_assert_int_eq (figures_add_metric (figures, "projects_planned", 1, true), 0);
+    ck_assert_int_eq (figures_add_metric (figures, "prep_completion_pct", 2, false), 0);
+    char err [200];
+    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, false, NULL, NULL, NULL, NULL,
+                                       city_total, err, sizeof err), 0);
+    ck_assert_int_eq (figures_add_row (figures, "2205", 2022, "22", false, NULL, NULL, NULL, NULL,
+                                       city_total, err, sizeof err), 0);
+    ck_assert_int_eq (figures_add_row (figures, "220502", 2022, "2205", true, county_own,
+                                       county_as_of, county_report, NULL, county_own,
+                                       err, sizeof err), 0);
+    ck_assert_int_eq (figures_add_row (figures, "220503", 2022, "2205", true, NULL, NULL, NULL,
+                                       NULL, NULL, err, sizeof err), 0);
+    return figures;
+}
+
+static const figures_row_t *
+s_row (figures_t *figures, const char *region)
+{
+    for (size_t i = 0; i < figures_row_count (figures); i++)
+        if (strcmp (figures_row (figures, i)->region, region) == 0)
+            return figures_row (figures, i);
+    ck_abort_msg ("no row %s", region);
+    return NULL;
+}
+
+START_TEST (test_figures_roll_up)
+{
+    //  220502 had 10 (as of 02-20, report 5); the city and province 10.
+    figures_t *figures = s_figures ("{10,NULL}", "{2022-02-20,NULL}", "{5,NULL}", "{10,NULL}");
+    char err [200];
+    //  Two reports of 220502 in the batch: the newer as_of wins (12, not 40).
+    ck_assert_int_eq (figures_offer (figures, "220502", 2022, "2022-02-28", 7, "projects_planned", 12,
+                                     err, sizeof err), 0);
+    ck_assert_int_eq (figures_offer (figures, "220502", 2022, "2022-02-27", 9, "projects_planned", 40,
+                                     err, sizeof err), 0);
+    //  220503's first figure, and a rate (rule none) of its own.
+    ck_assert_int_eq (figures_offer (figures, "220503", 2022, "2022-02-28", 8, "projects_planned", 3,
+                                     err, sizeof err), 0);
+    ck_assert_int_eq (figures_offer (figures, "220503", 2022, "2022-02-28", 8, "prep_completion_pct",
+                                     7000, err, sizeof err), 0);
+    ck_assert_int_eq (figures_merge (figures, err, sizeof err), 0);
+
+    const figures_row_t *county = s_row (figures, "220502");
+    ck_assert (county->changed && county->own_changed && !county->above);
+    ck_assert_int_eq (county->own [1], 12);
+    ck_assert_int_eq (county->own_report [1], 7);
+    ck_assert_str_eq (county->own_as_of [1], "2022-02-28");
+    ck_assert (county->has_previous [1]);
+    ck_assert_int_eq (county->previous [1], 10);
+    ck_assert_int_eq (county->total [1], 12);
+    const figures_row_t *other = s_row (figures, "220503");
+    ck_assert (!other->has_previous [1]);
+    ck_assert_int_eq (other->total [2], 7000);
+    //  Sums: 10 + (12 - 10) + 3; the rate stays with its county.
+    const figures_row_t *city = s_row (figures, "2205");
+    ck_assert (city->changed && city->above && !city->own_changed);
+    ck_assert_int_eq (city->total [1], 15);
+    ck_assert (!city->has_total [2]);
+    ck_assert_str_eq (city->as_of, "2022-02-28");
+    ck_assert_int_eq (s_row (figures, "22")->total [1], 15);
+    figures_destroy (&figures);
+}
+END_TEST
+
+START_TEST (test_figures_older_and_ties)
+{
+    figures_t *figures = s_figures ("{10,NULL}", "{2022-02-20,NULL}", "{5,NULL}", "{10,NULL}");
+    char err [200];
+    //  Older than the stored figure: changes nothing.
+    ck_assert_int_eq (figures_offer (figures, "220502", 2022, "2022-02-19", 9, "projects_planned", 99,
+                                     err, sizeof err), 0);
+    ck_assert_int_eq (figures_merge (figures, err, sizeof err), 0);
+    ck_assert (!s_row (figures, "220502")->changed);
+    ck_assert (!s_row (figures, "2205")->changed);
+    figures_destroy (&figures);
+
+    //  Same as_of: the later-stored report (higher id) wins.
+    figures = s_figures ("{10,NULL}", "{2022-02-20,NULL}", "{5,NULL}", "{10,NULL}");
+    ck_assert_int_eq (figures_offer (figures, "220502", 2022, "2022-02-20", 4, "projects_planned", 1,
+                                     err, sizeof err), 0);
+    ck_assert_int_eq (figures_merge (figures, err, sizeof err), 0);
+    ck_assert (!s_row (figures, "220502")->changed);
+    figures_destroy (&figures);
+    figures = s_figures ("{10,NULL}", "{2022-02-20,NULL}", "{5,NULL}", "{10,NULL}");
+    ck_assert_int_eq (figures_offer (figures, "220502", 2022, "2022-02-20", 6, "projects_planned", 1,
+                                     err, sizeof err), 0);
+    ck_assert_int_eq (figures_merge (figures, err, sizeof err), 0);
+    ck_assert_int_eq (s_row (figures, "22")->total [1], 1);
+    figures_destroy (&figures);
+}
+END_TEST
+
+START_TEST (test_figures_bad_input)
+{
+    figures_t *figures = figures_new ();
+    char err [200];
+    ck_assert_int_eq (figures_add_metric (figures, "projects_planned", 0, true), -1);
+    ck_assert_int_eq (figures_add_metric (figures, "projects_planned", 1, true), 0);
+    //  Literals it cannot read are refused with the column named.
+    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, true, "{1,x}", "{2022-01-01,NULL}",
+                                       "{1}", NULL, NULL, err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "column own "));
+    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, true, "{1}", NULL, "{1}", NULL,
+                                       NULL, err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "own_as_of"));
+    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, true, "[0:1]={1,2}", NULL, NULL,
+                                       NULL, NULL, err, sizeof err), -1);
+    //  A value for a row or metric tally_lock did not return.
+    ck_assert_int_eq (figures_offer (figures, "22", 2022, "2022-01-01", 1, "projects_planned", 1,
+                                     err, sizeof err), -1);
+    ck_assert_int_eq (figures_add_row (figures, "2205", 2022, "22", true, NULL, NULL, NULL, NULL,
+                                       NULL, err, sizeof err), 0);
+    ck_assert_int_eq (figures_offer (figures, "2205", 2022, "2022-01-01", 1, "cattle", 1,
+                                     err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "metric"));
+    //  Its parent not locked.
+    ck_assert_int_eq (figures_offer (figures, "2205", 2022, "2022-01-01", 1, "projects_planned", 1,
+                                     err, sizeof err), 0);
+    ck_assert_int_eq (figures_merge (figures, err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "parent 22 was not locked"));
+    figures_destroy (&figures);
+
+    //  A total beyond bigint.
+    figures = s_figures ("{9223372036854775807,NULL}", "{2022-02-20,NULL}", "{5,NULL}",
+                         "{9223372036854775807,NULL}");
+    ck_assert_int_eq (figures_offer (figures, "220503", 2022, "2022-02-28", 8, "projects_planned", 1,
+                                     err, sizeof err), 0);
+    ck_assert_int_eq (figures_merge (figures, err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "out of range"));
+    figures_destroy (&figures);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -189,6 +333,9 @@ main (void)
     tcase_add_test (tc, test_settings_bad_input);
     tcase_add_test (tc, test_config_file_and_precedence);
     tcase_add_test (tc, test_config_file_errors);
+    tcase_add_test (tc, test_figures_roll_up);
+    tcase_add_test (tc, test_figures_older_and_ties);
+    tcase_add_test (tc, test_figures_bad_input);
     suite_add_tcase (suite, tc);
     SRunner *runner = srunner_create (suite);
     srunner_run_all (runner, CK_NORMAL);

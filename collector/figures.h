@@ -1,0 +1,73 @@
+/*  figures.h — a batch's changes to the figures of the rows it locked.
+
+    tally_lock() returns the region_year rows a batch touches (its regions
+    and all their ancestors, locked) with their figures by metric position,
+    and the metrics with their positions and rules. The stored reports' values
+    are offered; figures_merge() then applies the rules of DESIGN.md:
+    per region, metric and year the newest as_of wins (ties: the higher
+    report id); a leaf's figure, or any region's figure of a rule-`none`
+    metric, is its own total; a leaf's change of a `sum` figure is added to
+    every ancestor's total. The changed rows go back with tally_write().
+    Nothing here talks to the database.
+*/
+#ifndef FIGURES_H_INCLUDED
+#define FIGURES_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FIGURES_DATE 11         //  "YYYY-MM-DD" and its terminator
+
+typedef struct figures_t figures_t;
+
+//  One locked row. Arrays are indexed by metric position, 1 .. npos.
+typedef struct {
+    char *region;
+    int year;
+    bool leaf;                  //  a region without children
+    int parent;                 //  the parent's row (same year), or -1 at the top
+    bool *has_own;              //  own figures: present?
+    int64_t *own;
+    char (*own_as_of) [FIGURES_DATE];
+    int64_t *own_report;
+    bool *has_previous;         //  the figure each replaced (absent: it was the first)
+    int64_t *previous;
+    bool *has_total;            //  totals: present?
+    int64_t *total;
+    //  Set by figures_merge
+    bool changed;               //  to be written
+    bool own_changed;           //  some own figure won
+    bool above;                 //  an ancestor of a row where a figure won
+    char as_of [FIGURES_DATE];  //  newest winning as_of here or below ("" none)
+} figures_row_t;
+
+figures_t *figures_new (void);
+void figures_destroy (figures_t **self_p);
+
+//  A metric from tally_lock's reply. Returns 0, or -1 (position out of range).
+int figures_add_metric (figures_t *self, const char *key, int pos, bool summed);
+
+//  A locked row from tally_lock's reply; arrays as PostgreSQL array literals
+//  ("{1,NULL,3}"), NULL for a NULL column. Call after every metric. Returns 0,
+//  or -1 with a sentence in err (a literal it cannot read).
+int figures_add_row (figures_t *self, const char *region, int year, const char *parent,
+                     bool leaf, const char *own, const char *own_as_of, const char *own_report,
+                     const char *previous, const char *total, char *err, size_t err_size);
+
+//  A value of a report stored in this batch. Returns 0, or -1 with a sentence
+//  in err (a row or metric tally_lock did not return).
+int figures_offer (figures_t *self, const char *region, int year, const char *as_of,
+                   int64_t report_id, const char *metric, int64_t value,
+                   char *err, size_t err_size);
+
+//  Apply the offered values. Returns 0, or -1 with a sentence in err (a total
+//  beyond bigint, a parent that was not locked).
+int figures_merge (figures_t *self, char *err, size_t err_size);
+
+//  Metric positions run 1 .. npos.
+int figures_npos (figures_t *self);
+size_t figures_row_count (figures_t *self);
+const figures_row_t *figures_row (figures_t *self, size_t index);
+
+#endif
