@@ -652,9 +652,60 @@ s_merge (PGresult *res, store_item_t *items, size_t count, const int64_t *ids,
     return figures_merge (figures, err, err_size);
 }
 
-//  tally_write's parameters: the changed rows.
+//  A statement of a pipeline: a prepared one with parameters, or plain SQL.
+typedef struct {
+    const char *name;           //  prepared statement, or NULL
+    const char *sql;            //  when name is NULL
+    int nparams;
+    const char *const *params;
+} s_step_t;
+
+//  Run statements in one round trip (libpq's pipeline mode, one Sync at the
+//  end). Returns the first failed statement's result, else that of step
+//  `want`; NULL when nothing came back (the caller's s_failed tells an
+//  outage from an error). Inside BEGIN the Sync does not commit.
 static PGresult *
-s_write (store_t *self, figures_t *figures)
+s_pipeline (store_t *self, const s_step_t *steps, int count, int want)
+{
+    PGconn *conn = self->conn;
+    if (!PQenterPipelineMode (conn))
+        return NULL;
+    bool sent = true;
+    for (int i = 0; i < count && sent; i++)
+        sent = steps [i].name
+             ? PQsendQueryPrepared (conn, steps [i].name, steps [i].nparams, steps [i].params,
+                                    NULL, NULL, 0)
+             : PQsendQueryParams (conn, steps [i].sql, 0, NULL, NULL, NULL, NULL, 0);
+    sent = sent && PQpipelineSync (conn);
+    PGresult *kept = NULL;
+    for (int i = 0; sent && i < count; i++) {
+        PGresult *res = PQgetResult (conn);
+        if (!res)
+            break;
+        while (PQgetResult (conn))
+            ;                   //  the NULL that ends each statement's results
+        if (!kept || (s_ok (kept) && !s_ok (res)) || (i == want && s_ok (kept))) {
+            PQclear (kept);
+            kept = res;
+        }
+        else
+            PQclear (res);
+    }
+    PGresult *sync;
+    while ((sync = PQgetResult (conn))) {
+        bool end = PQresultStatus (sync) == PGRES_PIPELINE_SYNC;
+        PQclear (sync);
+        if (end)
+            break;
+    }
+    if (!PQexitPipelineMode (conn) && PQstatus (conn) == CONNECTION_OK)
+        s_mark_down (self, "a pipeline did not end");
+    return kept;
+}
+
+//  tally_write with the changed rows, and COMMIT when `commit`.
+static PGresult *
+s_write (store_t *self, figures_t *figures, bool commit)
 {
     s_buf_t bufs [9] = { { 0 } };
     for (int b = 0; b < 9; b++)
@@ -680,7 +731,11 @@ s_write (store_t *self, figures_t *figures)
         s_buf_end (&bufs [b]);
         params [b] = bufs [b].data;
     }
-    PGresult *res = PQexecPrepared (self->conn, S_WRITE_STMT, 9, params, NULL, NULL, 0);
+    //  With nothing else to write, COMMIT goes in the same round trip.
+    s_step_t steps [2] = {
+        { .name = S_WRITE_STMT, .nparams = 9, .params = params },
+        { .sql = "COMMIT" } };
+    PGresult *res = s_pipeline (self, steps, commit ? 2 : 1, 0);
     for (int b = 0; b < 9; b++)
         free (bufs [b].data);
     return res;
@@ -693,12 +748,14 @@ static int
 s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
           zlistx_t *conflicts, zlistx_t *totals)
 {
-    PGresult *res = s_exec (self, "BEGIN");
-    if (!s_ok (res))
-        return s_failed (self, res, "BEGIN");
-    PQclear (res);
-
-    if (count > 0) {
+    PGresult *res;
+    if (count == 0) {
+        res = s_exec (self, "BEGIN");
+        if (!s_ok (res))
+            return s_failed (self, res, "BEGIN");
+        PQclear (res);
+    }
+    else {
         s_buf_t bufs [11] = { { 0 } };
         for (int b = 0; b < 11; b++)
             s_buf_start (&bufs [b]);
@@ -726,7 +783,10 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
             s_buf_end (&bufs [b]);
             params [b] = bufs [b].data;
         }
-        res = PQexecPrepared (self->conn, S_LOCK_STMT, 11, params, NULL, NULL, 0);
+        s_step_t steps [2] = {
+            { .sql = "BEGIN" },
+            { .name = S_LOCK_STMT, .nparams = 11, .params = params } };
+        res = s_pipeline (self, steps, 2, 1);
         for (int b = 0; b < 11; b++)
             free (bufs [b].data);
         if (!s_ok (res))
@@ -744,13 +804,17 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
             s_run (self, "ROLLBACK");
             return -2;
         }
-        res = s_write (self, figures);
+        bool commit = zlistx_size (rejects) == 0 && zlistx_size (conflicts) == 0;
+        res = s_write (self, figures, commit);
         figures_destroy (&figures);
         if (!s_ok (res))
-            return s_failed (self, res, "writing a batch's totals");
+            return s_failed (self, res, commit ? "writing a batch's totals, or its COMMIT"
+                                               : "writing a batch's totals");
         for (int row = 0; row < PQntuples (res); row++)
             s_totals_row (res, row, 0, totals);
         PQclear (res);
+        if (commit)
+            return 0;
     }
     int rc = s_write_rejects (self, rejects);
     if (rc == 0)
