@@ -29,7 +29,10 @@ typedef struct {
 struct figures_t {
     zhashx_t *metrics;          //  key -> s_metric_t
     bool *summed;               //  by position
+    char **keys;                //  by position (NULL: no metric there)
     int npos;
+    int *by_key;                //  positions in key order
+    size_t metric_count;
     s_row_t **rows;
     size_t row_count, row_cap;
     zhashx_t *row_index;        //  "region year" -> row number + 1
@@ -59,6 +62,8 @@ s_row_destroy (s_row_t **row_p)
     if (!row)
         return;
     free (row->pub.region);
+    free (row->pub.name);
+    free (row->pub.level);
     free (row->parent_code);
     free (row->pub.has_own);
     free (row->pub.own);
@@ -83,6 +88,10 @@ figures_destroy (figures_t **self_p)
         s_row_destroy (&self->rows [i]);
     free (self->rows);
     free (self->summed);
+    for (int pos = 0; self->keys && pos <= self->npos; pos++)
+        free (self->keys [pos]);
+    free (self->keys);
+    free (self->by_key);
     zhashx_destroy (&self->metrics);
     zhashx_destroy (&self->row_index);
     free (self);
@@ -92,19 +101,31 @@ figures_destroy (figures_t **self_p)
 int
 figures_add_metric (figures_t *self, const char *key, int pos, bool summed)
 {
-    if (pos < 1 || pos > 100000 || self->row_count > 0)
+    if (pos < 1 || pos > 100000 || self->row_count > 0 || zhashx_lookup (self->metrics, key)
+    ||  (pos <= self->npos && self->keys [pos]))
         return -1;
     s_metric_t *metric = (s_metric_t *) zmalloc (sizeof (s_metric_t));
     metric->pos = pos;
     metric->summed = summed;
-    zhashx_update (self->metrics, key, metric);
+    zhashx_insert (self->metrics, key, metric);
     if (pos > self->npos) {
-        self->summed = (bool *) realloc (self->summed, (size_t) (pos + 1) * sizeof (bool));
-        assert (self->summed);
-        memset (self->summed + self->npos + 1, 0, (size_t) (pos - self->npos) * sizeof (bool));
+        size_t n = (size_t) pos + 1;
+        self->summed = (bool *) realloc (self->summed, n * sizeof (bool));
+        self->keys = (char **) realloc (self->keys, n * sizeof (char *));
+        assert (self->summed && self->keys);
+        for (int p = self->npos + 1; p <= pos; p++) {
+            self->summed [p] = false;
+            self->keys [p] = NULL;
+        }
+        if (self->npos == 0)
+            self->keys [0] = NULL;
         self->npos = pos;
     }
     self->summed [pos] = summed;
+    self->keys [pos] = strdup (key);
+    self->metric_count++;
+    free (self->by_key);
+    self->by_key = NULL;
     return 0;
 }
 
@@ -180,14 +201,18 @@ s_put_date (void *dest, int index, const char *text)
 
 int
 figures_add_row (figures_t *self, const char *region, int year, const char *parent,
-                 bool leaf, const char *own, const char *own_as_of, const char *own_report,
+                 int children, const char *name, const char *level,
+                 const char *own, const char *own_as_of, const char *own_report,
                  const char *previous, const char *total, char *err, size_t err_size)
 {
     size_t n = (size_t) self->npos + 1;
     s_row_t *row = (s_row_t *) zmalloc (sizeof (s_row_t));
     row->pub.region = strdup (region);
     row->pub.year = year;
-    row->pub.leaf = leaf;
+    row->pub.name = strdup (name ? name : "");
+    row->pub.level = strdup (level ? level : "");
+    row->pub.children = children;
+    row->pub.leaf = children == 0;
     row->pub.parent = -1;
     row->parent_code = parent && *parent ? strdup (parent) : NULL;
     row->pub.has_own = (bool *) zmalloc (n * sizeof (bool));
@@ -353,4 +378,40 @@ const figures_row_t *
 figures_row (figures_t *self, size_t index)
 {
     return index < self->row_count ? &self->rows [index]->pub : NULL;
+}
+
+const figures_row_t *
+figures_find (figures_t *self, const char *region, int year)
+{
+    int number = s_find_row (self, region, year);
+    return number >= 0 ? &self->rows [number]->pub : NULL;
+}
+
+const int *
+figures_by_key (figures_t *self, size_t *count)
+{
+    if (!self->by_key && self->metric_count > 0) {
+        self->by_key = (int *) malloc (self->metric_count * sizeof (int));
+        assert (self->by_key);
+        //  An insertion sort: metrics are a few dozen.
+        size_t n = 0;
+        for (int pos = 1; pos <= self->npos; pos++) {
+            if (!self->keys [pos])
+                continue;
+            size_t at = n++;
+            while (at > 0 && strcmp (self->keys [self->by_key [at - 1]], self->keys [pos]) > 0) {
+                self->by_key [at] = self->by_key [at - 1];
+                at--;
+            }
+            self->by_key [at] = pos;
+        }
+    }
+    *count = self->metric_count;
+    return self->by_key;
+}
+
+const char *
+figures_key (figures_t *self, int pos)
+{
+    return pos >= 1 && pos <= self->npos ? self->keys [pos] : NULL;
 }

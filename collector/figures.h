@@ -25,6 +25,9 @@ typedef struct figures_t figures_t;
 typedef struct {
     char *region;
     int year;
+    char *name;                 //  display name and level, for the feed
+    char *level;
+    int children;               //  regions below it (0: a leaf)
     bool leaf;                  //  a region without children
     int parent;                 //  the parent's row (same year), or -1 at the top
     bool *has_own;              //  own figures: present?
@@ -52,7 +55,8 @@ int figures_add_metric (figures_t *self, const char *key, int pos, bool summed);
 //  ("{1,NULL,3}"), NULL for a NULL column. Call after every metric. Returns 0,
 //  or -1 with a sentence in err (a literal it cannot read).
 int figures_add_row (figures_t *self, const char *region, int year, const char *parent,
-                     bool leaf, const char *own, const char *own_as_of, const char *own_report,
+                     int children, const char *name, const char *level,
+                     const char *own, const char *own_as_of, const char *own_report,
                      const char *previous, const char *total, char *err, size_t err_size);
 
 //  A value of a report stored in this batch. Returns 0, or -1 with a sentence
@@ -69,5 +73,11 @@ int figures_merge (figures_t *self, char *err, size_t err_size);
 int figures_npos (figures_t *self);
 size_t figures_row_count (figures_t *self);
 const figures_row_t *figures_row (figures_t *self, size_t index);
+//  The row of a region and year, or NULL.
+const figures_row_t *figures_find (figures_t *self, const char *region, int year);
+//  The metrics' positions in the order of their keys (strcmp), *count of
+//  them, and the key at a position (NULL when none).
+const int *figures_by_key (figures_t *self, size_t *count);
+const char *figures_key (figures_t *self, int pos);
 
 #endif

@@ -630,12 +630,13 @@ s_merge (PGresult *res, store_item_t *items, size_t count, const int64_t *ids,
         if (!streq (PQgetvalue (res, row, 0), "row"))
             continue;
         const char *arrays [5];
-        for (int col = 11; col <= 15; col++)
-            arrays [col - 11] = PQgetisnull (res, row, col) ? NULL : PQgetvalue (res, row, col);
+        for (int col = 13; col <= 17; col++)
+            arrays [col - 13] = PQgetisnull (res, row, col) ? NULL : PQgetvalue (res, row, col);
         if (figures_add_row (figures, PQgetvalue (res, row, 7),
                              (int) strtol (PQgetvalue (res, row, 8), NULL, 10),
                              PQgetisnull (res, row, 9) ? NULL : PQgetvalue (res, row, 9),
-                             streq (PQgetvalue (res, row, 10), "t"),
+                             (int) strtol (PQgetvalue (res, row, 10), NULL, 10),
+                             PQgetvalue (res, row, 11), PQgetvalue (res, row, 12),
                              arrays [0], arrays [1], arrays [2], arrays [3], arrays [4], err, err_size))
             return -1;
     }
@@ -701,6 +702,42 @@ s_pipeline (store_t *self, const s_step_t *steps, int count, int want)
     if (!PQexitPipelineMode (conn) && PQstatus (conn) == CONNECTION_OK)
         s_mark_down (self, "a pipeline did not end");
     return kept;
+}
+
+//  The totals messages of the rows tally_write wrote (its rows: region,
+//  year, as_of, reported, version, updated_at_ms), their figures from the
+//  merge: exactly what was written.
+static void
+s_totals_written (PGresult *res, figures_t *figures, zlistx_t *totals)
+{
+    size_t metrics;
+    const int *by_key = figures_by_key (figures, &metrics);
+    for (int row = 0; row < PQntuples (res); row++) {
+        const figures_row_t *fig = figures_find (figures, PQgetvalue (res, row, 0),
+                                                 (int) strtol (PQgetvalue (res, row, 1), NULL, 10));
+        if (!fig)
+            continue;           //  never: tally_write wrote only rows it was given
+        proto_msg_t *msg = proto_msg_new (PROTO_TOTALS);
+        snprintf (msg->region, sizeof msg->region, "%s", fig->region);
+        proto_msg_set_name (msg, fig->name);
+        snprintf (msg->level, sizeof msg->level, "%s", fig->level);
+        msg->year = fig->year;
+        snprintf (msg->as_of, sizeof msg->as_of, "%s", PQgetvalue (res, row, 2));
+        msg->reported = strtoll (PQgetvalue (res, row, 3), NULL, 10);
+        msg->expected = fig->children ? fig->children : 1;
+        msg->has_version = msg->has_seq = true;
+        msg->version = msg->seq = strtoll (PQgetvalue (res, row, 4), NULL, 10);
+        msg->updated_at = strtoll (PQgetvalue (res, row, 5), NULL, 10);
+        for (size_t m = 0; m < metrics; m++) {
+            int pos = by_key [m];
+            if (fig->has_total [pos])
+                proto_msg_add_value (msg, false, figures_key (figures, pos), fig->total [pos]);
+            if (fig->children && fig->has_own [pos])
+                proto_msg_add_value (msg, true, figures_key (figures, pos), fig->own [pos]);
+        }
+        msg->has_own = msg->own_count > 0;
+        zlistx_add_end (totals, msg);
+    }
 }
 
 //  tally_write with the changed rows, and COMMIT when `commit`.
@@ -806,12 +843,13 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
         }
         bool commit = zlistx_size (rejects) == 0 && zlistx_size (conflicts) == 0;
         res = s_write (self, figures, commit);
-        figures_destroy (&figures);
-        if (!s_ok (res))
+        if (!s_ok (res)) {
+            figures_destroy (&figures);
             return s_failed (self, res, commit ? "writing a batch's totals, or its COMMIT"
                                                : "writing a batch's totals");
-        for (int row = 0; row < PQntuples (res); row++)
-            s_totals_row (res, row, 0, totals);
+        }
+        s_totals_written (res, figures, totals);
+        figures_destroy (&figures);
         PQclear (res);
         if (commit)
             return 0;

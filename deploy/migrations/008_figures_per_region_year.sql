@@ -212,14 +212,16 @@ $$;
 -- work out the changes. Rows, by kind:
 --   'report'  idx, status ('stored', 'duplicate', 'conflict'), id when stored;
 --   'metric'  metric, pos, summed (rule sum) for every metric;
---   'row'     a locked row: region, year, parent, leaf, and its arrays.
+--   'row'     a locked row: region, year, parent, its number of children,
+--             its name and level (for the feed), and its arrays.
 CREATE FUNCTION tally_lock (
     p_source text[], p_seq bigint[], p_region text[], p_as_of date[],
     p_note text[], p_sent_at bigint[], p_peer text[], p_key text[],
     v_idx int[], v_metric text[], v_value bigint[])
 RETURNS TABLE (kind text, idx int, status text, id bigint, metric text, pos int, summed bool,
-               region text, year int, parent text, leaf bool, own bigint[], own_as_of date[],
-               own_report bigint[], own_previous bigint[], total bigint[])
+               region text, year int, parent text, children int, name text, level text,
+               own bigint[], own_as_of date[], own_report bigint[], own_previous bigint[],
+               total bigint[])
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
@@ -232,20 +234,21 @@ BEGIN
       FROM tally_insert (p_source, p_seq, p_region, p_as_of, p_note, p_sent_at, p_peer, p_key,
                          v_idx, v_metric, v_value) i;
     RETURN QUERY SELECT 'report'::text, u.i, u.s, u.id, NULL::text, NULL::int, NULL::bool,
-                        NULL::text, NULL::int, NULL::text, NULL::bool, NULL::bigint[], NULL::date[],
-                        NULL::bigint[], NULL::bigint[], NULL::bigint[]
+                        NULL::text, NULL::int, NULL::text, NULL::int, NULL::text, NULL::text,
+                        NULL::bigint[], NULL::date[], NULL::bigint[], NULL::bigint[], NULL::bigint[]
       FROM unnest (s_idx, s_status, s_id) AS u (i, s, id);
     IF s_idx IS NULL OR NOT 'stored' = ANY (s_status) THEN
         RETURN;
     END IF;
     RETURN QUERY SELECT 'metric'::text, NULL::int, NULL::text, NULL::bigint, m.key, m.pos,
-                        m.rollup = 'sum', NULL::text, NULL::int, NULL::text, NULL::bool,
-                        NULL::bigint[], NULL::date[], NULL::bigint[], NULL::bigint[], NULL::bigint[]
+                        m.rollup = 'sum', NULL::text, NULL::int, NULL::text, NULL::int, NULL::text,
+                        NULL::text, NULL::bigint[], NULL::date[], NULL::bigint[], NULL::bigint[],
+                        NULL::bigint[]
       FROM metric m;
     RETURN QUERY
     SELECT 'row'::text, NULL::int, NULL::text, NULL::bigint, NULL::text, NULL::int, NULL::bool,
            l.region, l.year, r.parent,
-           NOT EXISTS (SELECT 1 FROM region ch WHERE ch.parent = l.region),
+           (SELECT count (*)::int FROM region ch WHERE ch.parent = l.region), r.name, r.level,
            l.own, l.own_as_of, l.own_report, l.own_previous, l.total
       FROM tally_lock_rows (
                (SELECT array_agg (u.r) FROM unnest (s_idx, s_status) AS st (i, s)
@@ -261,16 +264,17 @@ $$;
 -- The collector's second call: write each changed row once (the arrays
 -- computed by the collector; NULL keeps the row's own figures as they are),
 -- with as_of (never going back), reported (recounted from a fresh snapshot
--- for a row above a changed one) and a new version; return the totals to
--- publish (tally_totals' rows).
+-- for a row above a changed one) and a new version. Returns what the feed's
+-- totals messages carry besides the figures, in version order.
 CREATE FUNCTION tally_write (
     p_region text[], p_year int[], p_own text[], p_own_as_of text[], p_own_report text[],
     p_own_previous text[], p_total text[], p_as_of date[], p_above bool[])
-RETURNS TABLE (region text, name text, level text, year int, as_of date,
-               reported int, expected int, version bigint, updated_at_ms bigint,
-               keys text[], vals bigint[], own_keys text[], own_vals bigint[])
+RETURNS TABLE (region text, year int, as_of date, reported int, version bigint, updated_at_ms bigint)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
 BEGIN
+    RETURN QUERY
+    WITH done AS (
     UPDATE region_year ry
        SET own = coalesce (x.own::bigint[], ry.own),
            own_as_of = coalesce (x.own_as_of::date[], ry.own_as_of),
@@ -287,8 +291,11 @@ BEGIN
            updated_at = now ()
       FROM unnest (p_region, p_year, p_own, p_own_as_of, p_own_report, p_own_previous, p_total,
                    p_as_of, p_above) AS x (r, y, own, own_as_of, own_report, own_previous, total, a, above)
-     WHERE ry.region = x.r AND ry.year = x.y;
-    RETURN QUERY SELECT * FROM tally_totals (p_region, p_year, NULL, NULL);
+     WHERE ry.region = x.r AND ry.year = x.y
+    RETURNING ry.region, ry.year, ry.as_of, ry.reported, ry.version,
+              (extract (epoch FROM ry.updated_at) * 1000)::bigint AS updated_at_ms)
+    SELECT d.region, d.year, d.as_of, d.reported, d.version, d.updated_at_ms
+      FROM done d ORDER BY d.version;
 END;
 $$;
 

@@ -192,15 +192,15 @@ s_figures (const char *county_own, const char *county_as_of, const char *county_
     ck_assert_int_eq (figures_add_metric (figures, "projects_planned", 1, true), 0);
     ck_assert_int_eq (figures_add_metric (figures, "prep_completion_pct", 2, false), 0);
     char err [200];
-    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, false, NULL, NULL, NULL, NULL,
-                                       city_total, err, sizeof err), 0);
-    ck_assert_int_eq (figures_add_row (figures, "2205", 2022, "22", false, NULL, NULL, NULL, NULL,
-                                       city_total, err, sizeof err), 0);
-    ck_assert_int_eq (figures_add_row (figures, "220502", 2022, "2205", true, county_own,
-                                       county_as_of, county_report, NULL, county_own,
+    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, 1, "吉林省", "province", NULL, NULL,
+                                       NULL, NULL, city_total, err, sizeof err), 0);
+    ck_assert_int_eq (figures_add_row (figures, "2205", 2022, "22", 2, "通化市", "city", NULL, NULL,
+                                       NULL, NULL, city_total, err, sizeof err), 0);
+    ck_assert_int_eq (figures_add_row (figures, "220502", 2022, "2205", 0, "东昌区", "county",
+                                       county_own, county_as_of, county_report, NULL, county_own,
                                        err, sizeof err), 0);
-    ck_assert_int_eq (figures_add_row (figures, "220503", 2022, "2205", true, NULL, NULL, NULL,
-                                       NULL, NULL, err, sizeof err), 0);
+    ck_assert_int_eq (figures_add_row (figures, "220503", 2022, "2205", 0, "二道江区", "county",
+                                       NULL, NULL, NULL, NULL, NULL, err, sizeof err), 0);
     return figures;
 }
 
@@ -249,6 +249,16 @@ START_TEST (test_figures_roll_up)
     ck_assert (!city->has_total [2]);
     ck_assert_str_eq (city->as_of, "2022-02-28");
     ck_assert_int_eq (s_row (figures, "22")->total [1], 15);
+    //  For the feed: metrics in key order, rows by region and year.
+    size_t metrics;
+    const int *by_key = figures_by_key (figures, &metrics);
+    ck_assert_int_eq (metrics, 2);
+    ck_assert_str_eq (figures_key (figures, by_key [0]), "prep_completion_pct");
+    ck_assert_str_eq (figures_key (figures, by_key [1]), "projects_planned");
+    ck_assert_ptr_eq (figures_find (figures, "2205", 2022), city);
+    ck_assert_ptr_null (figures_find (figures, "2205", 2021));
+    ck_assert_int_eq (city->children, 2);
+    ck_assert_str_eq (city->name, "通化市");
     figures_destroy (&figures);
 }
 END_TEST
@@ -288,19 +298,19 @@ START_TEST (test_figures_bad_input)
     ck_assert_int_eq (figures_add_metric (figures, "projects_planned", 0, true), -1);
     ck_assert_int_eq (figures_add_metric (figures, "projects_planned", 1, true), 0);
     //  Literals it cannot read are refused with the column named.
-    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, true, "{1,x}", "{2022-01-01,NULL}",
-                                       "{1}", NULL, NULL, err, sizeof err), -1);
+    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, 0, "", "", "{1,x}",
+                                       "{2022-01-01,NULL}", "{1}", NULL, NULL, err, sizeof err), -1);
     ck_assert_ptr_nonnull (strstr (err, "column own "));
-    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, true, "{1}", NULL, "{1}", NULL,
-                                       NULL, err, sizeof err), -1);
-    ck_assert_ptr_nonnull (strstr (err, "own_as_of"));
-    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, true, "[0:1]={1,2}", NULL, NULL,
+    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, 0, "", "", "{1}", NULL, "{1}",
                                        NULL, NULL, err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "own_as_of"));
+    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, 0, "", "", "[0:1]={1,2}", NULL,
+                                       NULL, NULL, NULL, err, sizeof err), -1);
     //  A value for a row or metric tally_lock did not return.
     ck_assert_int_eq (figures_offer (figures, "22", 2022, "2022-01-01", 1, "projects_planned", 1,
                                      err, sizeof err), -1);
-    ck_assert_int_eq (figures_add_row (figures, "2205", 2022, "22", true, NULL, NULL, NULL, NULL,
-                                       NULL, err, sizeof err), 0);
+    ck_assert_int_eq (figures_add_row (figures, "2205", 2022, "22", 0, "", "", NULL, NULL, NULL,
+                                       NULL, NULL, err, sizeof err), 0);
     ck_assert_int_eq (figures_offer (figures, "2205", 2022, "2022-01-01", 1, "cattle", 1,
                                      err, sizeof err), -1);
     ck_assert_ptr_nonnull (strstr (err, "metric"));
