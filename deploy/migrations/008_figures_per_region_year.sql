@@ -299,8 +299,9 @@ BEGIN
 END;
 $$;
 
--- 6. The same in SQL alone (tally_insert, tally_lock_rows, then one UPDATE
--- of each changed row); same signature and results as 005's version.
+-- 6. The same in SQL alone (tally_insert, tally_lock_rows, the changes
+-- worked out in SQL, tally_write); same signature and results as 005's
+-- version.
 CREATE OR REPLACE FUNCTION tally_ingest (
     p_source text[], p_seq bigint[], p_region text[], p_as_of date[],
     p_note text[], p_sent_at bigint[], p_peer text[], p_key text[],
@@ -382,20 +383,13 @@ BEGIN
           LEFT JOIN up ON up.r = k.r AND up.y = k.y AND up.pos = i
          GROUP BY k.r, k.y, k.a, k.above),
     done AS (
-        UPDATE region_year ry
-           SET own = n.own, own_as_of = n.own_as_of, own_report = n.own_report,
-               own_previous = n.own_previous, total = n.total,
-               as_of = greatest (ry.as_of, n.a),
-               reported = CASE WHEN n.above
-                               THEN (SELECT count (*) FROM region ch
-                                       JOIN region_year c ON c.region = ch.code AND c.year = n.y
-                                      WHERE ch.parent = n.r)::int
-                               ELSE ry.reported END,
-               version = nextval ('feed_seq'),
-               updated_at = now ()
-          FROM n
-         WHERE ry.region = n.r AND ry.year = n.y
-        RETURNING ry.region, ry.year)
+        SELECT t.* FROM tally_write (
+            (SELECT array_agg (n.r) FROM n), (SELECT array_agg (n.y) FROM n),
+            (SELECT array_agg (n.own::text) FROM n), (SELECT array_agg (n.own_as_of::text) FROM n),
+            (SELECT array_agg (n.own_report::text) FROM n),
+            (SELECT array_agg (n.own_previous::text) FROM n),
+            (SELECT array_agg (n.total::text) FROM n), (SELECT array_agg (n.a) FROM n),
+            (SELECT array_agg (n.above) FROM n)) t)
     SELECT array_agg (done.region), array_agg (done.year) INTO ch_region, ch_year FROM done;
 
     RETURN QUERY SELECT NULL::int, 'changed'::text, x.r, x.y
