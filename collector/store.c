@@ -2,9 +2,10 @@
 
     Every statement is parameterised: nothing from the wire is spliced into
     SQL. Arrays travel as PostgreSQL array literals with every element
-    quoted, which is how a whole batch reaches tally_ingest() in one round
-    trip. Connection state is explicit: UP, or DOWN with the time of the next
-    attempt; the outage is logged when it starts and when it ends.
+    quoted, which is how a whole batch reaches tally_lock() and its changes
+    tally_write(), each pair of statements in one round trip (libpq's
+    pipeline mode). Connection state is explicit: UP, or DOWN with the time
+    of the next attempt; the outage is logged when it starts and when it ends.
 */
 #include "store.h"
 #include "figures.h"
@@ -470,26 +471,25 @@ s_failed (store_t *self, PGresult *res, const char *what)
     return -2;
 }
 
-//  Turn a row of tally_totals()'s columns, from column `first` on, into a
-//  totals message appended to `totals`.
+//  Turn a row of tally_totals() into a totals message appended to `totals`.
 static void
-s_totals_row (PGresult *res, int row, int first, zlistx_t *totals)
+s_totals_row (PGresult *res, int row, zlistx_t *totals)
 {
     proto_msg_t *msg = proto_msg_new (PROTO_TOTALS);
-    snprintf (msg->region, sizeof msg->region, "%s", PQgetvalue (res, row, first));
-    proto_msg_set_name (msg, PQgetvalue (res, row, first + 1));
-    snprintf (msg->level, sizeof msg->level, "%s", PQgetvalue (res, row, first + 2));
-    msg->year = strtoll (PQgetvalue (res, row, first + 3), NULL, 10);
-    snprintf (msg->as_of, sizeof msg->as_of, "%s", PQgetvalue (res, row, first + 4));
-    msg->reported = strtoll (PQgetvalue (res, row, first + 5), NULL, 10);
-    msg->expected = strtoll (PQgetvalue (res, row, first + 6), NULL, 10);
+    snprintf (msg->region, sizeof msg->region, "%s", PQgetvalue (res, row, 0));
+    proto_msg_set_name (msg, PQgetvalue (res, row, 1));
+    snprintf (msg->level, sizeof msg->level, "%s", PQgetvalue (res, row, 2));
+    msg->year = strtoll (PQgetvalue (res, row, 3), NULL, 10);
+    snprintf (msg->as_of, sizeof msg->as_of, "%s", PQgetvalue (res, row, 4));
+    msg->reported = strtoll (PQgetvalue (res, row, 5), NULL, 10);
+    msg->expected = strtoll (PQgetvalue (res, row, 6), NULL, 10);
     msg->has_version = true;
-    msg->version = strtoll (PQgetvalue (res, row, first + 7), NULL, 10);
+    msg->version = strtoll (PQgetvalue (res, row, 7), NULL, 10);
     msg->has_seq = true;
     msg->seq = msg->version;
-    msg->updated_at = strtoll (PQgetvalue (res, row, first + 8), NULL, 10);
+    msg->updated_at = strtoll (PQgetvalue (res, row, 8), NULL, 10);
     for (int own = 0; own < 2; own++) {
-        int col = first + (own ? 11 : 9);
+        int col = own ? 11 : 9;
         if (PQgetisnull (res, row, col))
             continue;
         zlistx_t *keys = s_array_parse (PQgetvalue (res, row, col));
@@ -893,7 +893,7 @@ store_snapshot (store_t *self, const char *prefix, int64_t year, zlistx_t *total
         return -1;
     }
     for (int row = 0; row < PQntuples (res); row++)
-        s_totals_row (res, row, 0, totals);
+        s_totals_row (res, row, totals);
     PQclear (res);
     res = s_exec (self, "SELECT coalesce (max (version), 0) FROM region_year");
     if (!s_ok (res)) {
