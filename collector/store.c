@@ -579,10 +579,11 @@ s_buf_figures (s_buf_t *buf, int npos, const bool *has, const int64_t *ints,
 
 //  The report's statuses from tally_lock's reply, conflicts recorded for
 //  the transaction; the stored reports' ids in ids.
-static void
+static size_t
 s_read_statuses (PGresult *res, store_item_t *items, size_t count, int64_t *ids,
                  zlistx_t *conflicts)
 {
+    size_t answered = 0;
     for (int row = 0; row < PQntuples (res); row++) {
         if (!streq (PQgetvalue (res, row, 0), "report"))
             continue;
@@ -591,6 +592,7 @@ s_read_statuses (PGresult *res, store_item_t *items, size_t count, int64_t *ids,
             continue;
         const char *status = PQgetvalue (res, row, 2);
         store_item_t *item = &items [idx];
+        answered++;
         item->status = streq (status, "stored") ? STORE_STORED
                      : streq (status, "duplicate") ? STORE_DUPLICATE : STORE_CONFLICT;
         if (item->status == STORE_STORED)
@@ -609,6 +611,7 @@ s_read_statuses (PGresult *res, store_item_t *items, size_t count, int64_t *ids,
             free (raw);
         }
     }
+    return answered;
 }
 
 //  The metrics and locked rows of tally_lock's reply, and the stored
@@ -663,8 +666,10 @@ typedef struct {
 
 //  Run statements in one round trip (libpq's pipeline mode, one Sync at the
 //  end). Returns the first failed statement's result, else that of step
-//  `want`; NULL when nothing came back (the caller's s_failed tells an
-//  outage from an error). Inside BEGIN the Sync does not commit.
+//  `want`; NULL when a statement's result did not come back (the connection
+//  broke: the caller's s_failed tells it is an outage). Only a result for
+//  every statement counts as success: a COMMIT whose result is missing may
+//  not have happened. Inside BEGIN the Sync does not commit.
 static PGresult *
 s_pipeline (store_t *self, const s_step_t *steps, int count, int want)
 {
@@ -679,10 +684,13 @@ s_pipeline (store_t *self, const s_step_t *steps, int count, int want)
              : PQsendQueryParams (conn, steps [i].sql, 0, NULL, NULL, NULL, NULL, 0);
     sent = sent && PQpipelineSync (conn);
     PGresult *kept = NULL;
-    for (int i = 0; sent && i < count; i++) {
+    bool complete = sent;
+    for (int i = 0; complete && i < count; i++) {
         PGresult *res = PQgetResult (conn);
-        if (!res)
+        if (!res) {
+            complete = false;
             break;
+        }
         while (PQgetResult (conn))
             ;                   //  the NULL that ends each statement's results
         if (!kept || (s_ok (kept) && !s_ok (res)) || (i == want && s_ok (kept))) {
@@ -701,6 +709,10 @@ s_pipeline (store_t *self, const s_step_t *steps, int count, int want)
     }
     if (!PQexitPipelineMode (conn) && PQstatus (conn) == CONNECTION_OK)
         s_mark_down (self, "a pipeline did not end");
+    if (!complete && s_ok (kept)) {
+        PQclear (kept);
+        kept = NULL;
+    }
     return kept;
 }
 
@@ -829,10 +841,16 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
         if (!s_ok (res))
             return s_failed (self, res, "storing a batch");
         int64_t *ids = (int64_t *) zmalloc (count * sizeof (int64_t));
-        s_read_statuses (res, items, count, ids, conflicts);
+        size_t answered = s_read_statuses (res, items, count, ids, conflicts);
         figures_t *figures = figures_new ();
         char err [300];
-        int rc = s_merge (res, items, count, ids, figures, err, sizeof err);
+        int rc = 0;
+        if (answered != count) {
+            snprintf (err, sizeof err, "tally_lock answered %zu of %zu reports", answered, count);
+            rc = -1;
+        }
+        else
+            rc = s_merge (res, items, count, ids, figures, err, sizeof err);
         PQclear (res);
         free (ids);
         if (rc) {
