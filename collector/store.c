@@ -3,9 +3,9 @@
     Every statement is parameterised: nothing from the wire is spliced into
     SQL. Arrays travel as PostgreSQL array literals with every element
     quoted, which is how a whole batch reaches tally_lock() and its changes
-    tally_write(), each pair of statements in one round trip (libpq's
-    pipeline mode). Connection state is explicit: UP, or DOWN with the time
-    of the next attempt; the outage is logged when it starts and when it ends.
+    tally_write() in one round trip each. Connection state is explicit: UP,
+    or DOWN with the time of the next attempt; the outage is logged when it
+    starts and when it ends.
 */
 #include "store.h"
 #include "figures.h"
@@ -656,66 +656,6 @@ s_merge (PGresult *res, store_item_t *items, size_t count, const int64_t *ids,
     return figures_merge (figures, err, err_size);
 }
 
-//  A statement of a pipeline: a prepared one with parameters, or plain SQL.
-typedef struct {
-    const char *name;           //  prepared statement, or NULL
-    const char *sql;            //  when name is NULL
-    int nparams;
-    const char *const *params;
-} s_step_t;
-
-//  Run statements in one round trip (libpq's pipeline mode, one Sync at the
-//  end). Returns the first failed statement's result, else that of step
-//  `want`; NULL when a statement's result did not come back (the connection
-//  broke: the caller's s_failed tells it is an outage). Only a result for
-//  every statement counts as success: a COMMIT whose result is missing may
-//  not have happened. Inside BEGIN the Sync does not commit.
-static PGresult *
-s_pipeline (store_t *self, const s_step_t *steps, int count, int want)
-{
-    PGconn *conn = self->conn;
-    if (!PQenterPipelineMode (conn))
-        return NULL;
-    bool sent = true;
-    for (int i = 0; i < count && sent; i++)
-        sent = steps [i].name
-             ? PQsendQueryPrepared (conn, steps [i].name, steps [i].nparams, steps [i].params,
-                                    NULL, NULL, 0)
-             : PQsendQueryParams (conn, steps [i].sql, 0, NULL, NULL, NULL, NULL, 0);
-    sent = sent && PQpipelineSync (conn);
-    PGresult *kept = NULL;
-    bool complete = sent;
-    for (int i = 0; complete && i < count; i++) {
-        PGresult *res = PQgetResult (conn);
-        if (!res) {
-            complete = false;
-            break;
-        }
-        while (PQgetResult (conn))
-            ;                   //  the NULL that ends each statement's results
-        if (!kept || (s_ok (kept) && !s_ok (res)) || (i == want && s_ok (kept))) {
-            PQclear (kept);
-            kept = res;
-        }
-        else
-            PQclear (res);
-    }
-    PGresult *sync;
-    while ((sync = PQgetResult (conn))) {
-        bool end = PQresultStatus (sync) == PGRES_PIPELINE_SYNC;
-        PQclear (sync);
-        if (end)
-            break;
-    }
-    if (!PQexitPipelineMode (conn) && PQstatus (conn) == CONNECTION_OK)
-        s_mark_down (self, "a pipeline did not end");
-    if (!complete && s_ok (kept)) {
-        PQclear (kept);
-        kept = NULL;
-    }
-    return kept;
-}
-
 //  The totals messages of the rows tally_write wrote (its rows: region,
 //  year, as_of, reported, version, updated_at_ms), their figures from the
 //  merge: exactly what was written.
@@ -752,9 +692,9 @@ s_totals_written (PGresult *res, figures_t *figures, zlistx_t *totals)
     }
 }
 
-//  tally_write with the changed rows, and COMMIT when `commit`.
+//  tally_write with the changed rows.
 static PGresult *
-s_write (store_t *self, figures_t *figures, bool commit)
+s_write (store_t *self, figures_t *figures)
 {
     s_buf_t bufs [9] = { { 0 } };
     for (int b = 0; b < 9; b++)
@@ -780,11 +720,7 @@ s_write (store_t *self, figures_t *figures, bool commit)
         s_buf_end (&bufs [b]);
         params [b] = bufs [b].data;
     }
-    //  With nothing else to write, COMMIT goes in the same round trip.
-    s_step_t steps [2] = {
-        { .name = S_WRITE_STMT, .nparams = 9, .params = params },
-        { .sql = "COMMIT" } };
-    PGresult *res = s_pipeline (self, steps, commit ? 2 : 1, 0);
+    PGresult *res = PQexecPrepared (self->conn, S_WRITE_STMT, 9, params, NULL, NULL, 0);
     for (int b = 0; b < 9; b++)
         free (bufs [b].data);
     return res;
@@ -797,14 +733,11 @@ static int
 s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
           zlistx_t *conflicts, zlistx_t *totals)
 {
-    PGresult *res;
-    if (count == 0) {
-        res = s_exec (self, "BEGIN");
-        if (!s_ok (res))
-            return s_failed (self, res, "BEGIN");
-        PQclear (res);
-    }
-    else {
+    PGresult *res = s_exec (self, "BEGIN");
+    if (!s_ok (res))
+        return s_failed (self, res, "BEGIN");
+    PQclear (res);
+    if (count > 0) {
         s_buf_t bufs [11] = { { 0 } };
         for (int b = 0; b < 11; b++)
             s_buf_start (&bufs [b]);
@@ -832,10 +765,7 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
             s_buf_end (&bufs [b]);
             params [b] = bufs [b].data;
         }
-        s_step_t steps [2] = {
-            { .sql = "BEGIN" },
-            { .name = S_LOCK_STMT, .nparams = 11, .params = params } };
-        res = s_pipeline (self, steps, 2, 1);
+        res = PQexecPrepared (self->conn, S_LOCK_STMT, 11, params, NULL, NULL, 0);
         for (int b = 0; b < 11; b++)
             free (bufs [b].data);
         if (!s_ok (res))
@@ -859,18 +789,14 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
             s_run (self, "ROLLBACK");
             return -2;
         }
-        bool commit = zlistx_size (rejects) == 0 && zlistx_size (conflicts) == 0;
-        res = s_write (self, figures, commit);
+        res = s_write (self, figures);
         if (!s_ok (res)) {
             figures_destroy (&figures);
-            return s_failed (self, res, commit ? "writing a batch's totals, or its COMMIT"
-                                               : "writing a batch's totals");
+            return s_failed (self, res, "writing a batch's totals");
         }
         s_totals_written (res, figures, totals);
         figures_destroy (&figures);
         PQclear (res);
-        if (commit)
-            return 0;
     }
     int rc = s_write_rejects (self, rejects);
     if (rc == 0)
