@@ -201,7 +201,7 @@ s_put_date (void *dest, int index, const char *text)
 
 int
 figures_add_row (figures_t *self, const char *region, int year, const char *parent,
-                 int children, const char *name, const char *level,
+                 int children, const char *name, const char *level, bool created,
                  const char *own, const char *own_as_of, const char *own_report,
                  const char *previous, const char *total, char *err, size_t err_size)
 {
@@ -213,6 +213,7 @@ figures_add_row (figures_t *self, const char *region, int year, const char *pare
     row->pub.level = strdup (level ? level : "");
     row->pub.children = children;
     row->pub.leaf = children == 0;
+    row->pub.created = created;
     row->pub.parent = -1;
     row->parent_code = parent && *parent ? strdup (parent) : NULL;
     row->pub.has_own = (bool *) zmalloc (n * sizeof (bool));
@@ -311,6 +312,18 @@ figures_merge (figures_t *self, char *err, size_t err_size)
             return -1;
         }
     }
+    //  A created row is written; above it the count of children with a row
+    //  may have grown.
+    for (size_t i = 0; i < self->row_count; i++) {
+        figures_row_t *fig = &self->rows [i]->pub;
+        if (!fig->created)
+            continue;
+        fig->changed = true;
+        size_t steps = 0;               //  a cycle in the catalog ends here
+        for (int up = fig->parent; up >= 0 && steps++ < self->row_count;
+             up = self->rows [up]->pub.parent)
+            self->rows [up]->pub.changed = self->rows [up]->pub.above = true;
+    }
     for (size_t i = 0; i < self->row_count; i++) {
         s_row_t *row = self->rows [i];
         figures_row_t *fig = &row->pub;
@@ -344,7 +357,7 @@ figures_merge (figures_t *self, char *err, size_t err_size)
             for (int up = fig->parent; up >= 0 && steps++ < self->row_count;
                  up = self->rows [up]->pub.parent) {
                 figures_row_t *above = &self->rows [up]->pub;
-                above->changed = above->above = true;
+                above->changed = true;
                 s_newest (above->as_of, candidate->as_of);
                 if (!(fig->leaf && summed))
                     continue;

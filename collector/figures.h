@@ -7,7 +7,9 @@
     per region, metric and year the newest as_of wins (ties: the higher
     report id); a leaf's figure, or any region's figure of a rule-`none`
     metric, is its own total; a leaf's change of a `sum` figure is added to
-    every ancestor's total. The changed rows go back with tally_write().
+    every ancestor's total. A row the batch created is written, and every row
+    above it too, with its count of children that have a row recounted
+    (`above`). The changed rows go back with tally_write().
     Nothing here talks to the database.
 */
 #ifndef FIGURES_H_INCLUDED
@@ -29,6 +31,7 @@ typedef struct {
     char *level;
     int children;               //  regions below it (0: a leaf)
     bool leaf;                  //  a region without children
+    bool created;               //  created by this batch (tally_lock's status 'new')
     int parent;                 //  the parent's row (same year), or -1 at the top
     bool *has_own;              //  own figures: present?
     int64_t *own;
@@ -41,7 +44,8 @@ typedef struct {
     //  Set by figures_merge
     bool changed;               //  to be written
     bool own_changed;           //  some own figure won
-    bool above;                 //  an ancestor of a row where a figure won
+    bool above;                 //  an ancestor of a created row: its `reported`
+                                //  (children with a row) is recounted
     char as_of [FIGURES_DATE];  //  newest winning as_of here or below ("" none)
 } figures_row_t;
 
@@ -51,11 +55,12 @@ void figures_destroy (figures_t **self_p);
 //  A metric from tally_lock's reply. Returns 0, or -1 (position out of range).
 int figures_add_metric (figures_t *self, const char *key, int pos, bool summed);
 
-//  A locked row from tally_lock's reply; arrays as PostgreSQL array literals
-//  ("{1,NULL,3}"), NULL for a NULL column. Call after every metric. Returns 0,
-//  or -1 with a sentence in err (a literal it cannot read).
+//  A locked row from tally_lock's reply (`created`: this batch created it);
+//  arrays as PostgreSQL array literals ("{1,NULL,3}"), NULL for a NULL
+//  column. Call after every metric. Returns 0, or -1 with a sentence in err
+//  (a literal it cannot read).
 int figures_add_row (figures_t *self, const char *region, int year, const char *parent,
-                     int children, const char *name, const char *level,
+                     int children, const char *name, const char *level, bool created,
                      const char *own, const char *own_as_of, const char *own_report,
                      const char *previous, const char *total, char *err, size_t err_size);
 

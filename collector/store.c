@@ -640,6 +640,7 @@ s_merge (PGresult *res, store_item_t *items, size_t count, const int64_t *ids,
                              PQgetisnull (res, row, 9) ? NULL : PQgetvalue (res, row, 9),
                              (int) strtol (PQgetvalue (res, row, 10), NULL, 10),
                              PQgetvalue (res, row, 11), PQgetvalue (res, row, 12),
+                             streq (PQgetvalue (res, row, 2), "new"),
                              arrays [0], arrays [1], arrays [2], arrays [3], arrays [4], err, err_size))
             return -1;
     }
@@ -712,7 +713,9 @@ s_write (store_t *self, figures_t *figures)
         s_buf_figures (&bufs [4], npos, own ? row->has_own : NULL, row->own_report, NULL);
         s_buf_figures (&bufs [5], npos, own ? row->has_previous : NULL, row->previous, NULL);
         s_buf_figures (&bufs [6], npos, row->has_total, row->total, NULL);
-        s_buf_elem (&bufs [7], row->as_of);
+        //  A row written only because one below it was created has no new
+        //  as_of: NULL keeps its own.
+        s_buf_elem (&bufs [7], *row->as_of ? row->as_of : NULL);
         s_buf_elem (&bufs [8], row->above ? "t" : "f");
     }
     const char *params [9];

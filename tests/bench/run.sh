@@ -22,8 +22,9 @@
 #                with current_value, region_total and region_year made
 #                consistent; then phase 2 again (history_ratio = after/before);
 #   5. memory    the collector's peak resident set (VmHWM);
-#   6. checks    tally_verify() is empty, and every acked report is stored
-#                exactly once.
+#   6. checks    tally_verify() is empty, every region_year row above others
+#                counts its children with a row (reported), and every acked
+#                report is stored exactly once.
 # Phases 2, 3 and 4's ingest each start right after a VACUUM and a CHECKPOINT.
 # Prints each figure as measured, targets as PASS/MISS, and one summary line.
 # The exit status reflects correctness only (checks, and every report
@@ -367,11 +368,18 @@ SELECT (SELECT count (*) FROM tally_verify ()),
                                 GROUP BY 1, 2 HAVING count (r.id) <> 1) x),
        (SELECT count (*) FROM (SELECT source, seq FROM acked GROUP BY 1, 2 HAVING count (*) > 1) x),
        (SELECT count (*) FROM report r WHERE (r.source LIKE 'tp%' OR r.source = 'lat')
-           AND NOT EXISTS (SELECT 1 FROM acked a WHERE a.source = r.source AND a.seq = r.seq));
+           AND NOT EXISTS (SELECT 1 FROM acked a WHERE a.source = r.source AND a.seq = r.seq)),
+       (SELECT count (*) FROM region_year p
+          JOIN LATERAL (SELECT count (*) AS n FROM region c
+                          JOIN region_year cy ON cy.region = c.code AND cy.year = p.year
+                         WHERE c.parent = p.region) c ON c.n > 0
+         WHERE p.reported <> c.n);
 EOF
 ) || fail "the correctness queries failed"
-read -r verify_rows acked_rows bad_rows twice_rows unacked_rows <<<"$checks"
+read -r verify_rows acked_rows bad_rows twice_rows unacked_rows reported_rows <<<"$checks"
 say "tally_verify(): ${verify_rows} rows differ from a recomputation"
+say "region_year: ${reported_rows} rows whose reported differs from their children with a row"
+[ "${reported_rows:-x}" = 0 ] || fail "${reported_rows} region_year rows have a wrong reported"
 say "acked reports: ${acked_rows}; not stored exactly once: ${bad_rows}; acked twice: ${twice_rows};" \
     "stored but never acked: ${unacked_rows}"
 [ "${verify_rows:-x}" = 0 ] || fail "tally_verify() returned ${verify_rows} rows"

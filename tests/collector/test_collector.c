@@ -192,14 +192,14 @@ s_figures (const char *county_own, const char *county_as_of, const char *county_
     ck_assert_int_eq (figures_add_metric (figures, "projects_planned", 1, true), 0);
     ck_assert_int_eq (figures_add_metric (figures, "prep_completion_pct", 2, false), 0);
     char err [200];
-    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, 1, "吉林省", "province", NULL, NULL,
+    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, 1, "吉林省", "province", false, NULL, NULL,
                                        NULL, NULL, city_total, err, sizeof err), 0);
-    ck_assert_int_eq (figures_add_row (figures, "2205", 2022, "22", 2, "通化市", "city", NULL, NULL,
+    ck_assert_int_eq (figures_add_row (figures, "2205", 2022, "22", 2, "通化市", "city", false, NULL, NULL,
                                        NULL, NULL, city_total, err, sizeof err), 0);
-    ck_assert_int_eq (figures_add_row (figures, "220502", 2022, "2205", 0, "东昌区", "county",
+    ck_assert_int_eq (figures_add_row (figures, "220502", 2022, "2205", 0, "东昌区", "county", false,
                                        county_own, county_as_of, county_report, NULL, county_own,
                                        err, sizeof err), 0);
-    ck_assert_int_eq (figures_add_row (figures, "220503", 2022, "2205", 0, "二道江区", "county",
+    ck_assert_int_eq (figures_add_row (figures, "220503", 2022, "2205", 0, "二道江区", "county", false,
                                        NULL, NULL, NULL, NULL, NULL, err, sizeof err), 0);
     return figures;
 }
@@ -244,7 +244,8 @@ START_TEST (test_figures_roll_up)
     ck_assert_int_eq (other->total [2], 7000);
     //  Sums: 10 + (12 - 10) + 3; the rate stays with its county.
     const figures_row_t *city = s_row (figures, "2205");
-    ck_assert (city->changed && city->above && !city->own_changed);
+    //  No row was created: nothing to recount above.
+    ck_assert (city->changed && !city->above && !city->own_changed);
     ck_assert_int_eq (city->total [1], 15);
     ck_assert (!city->has_total [2]);
     ck_assert_str_eq (city->as_of, "2022-02-28");
@@ -291,6 +292,34 @@ START_TEST (test_figures_older_and_ties)
 }
 END_TEST
 
+START_TEST (test_figures_created)
+{
+    //  The batch created 220503's row (a report with no values): it is
+    //  written, and every row above it, with `reported` recounted there.
+    figures_t *figures = figures_new ();
+    char err [200];
+    ck_assert_int_eq (figures_add_metric (figures, "projects_planned", 1, true), 0);
+    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, 1, "吉林省", "province", false,
+                                       NULL, NULL, NULL, NULL, "{10}", err, sizeof err), 0);
+    ck_assert_int_eq (figures_add_row (figures, "2205", 2022, "22", 2, "通化市", "city", false,
+                                       NULL, NULL, NULL, NULL, "{10}", err, sizeof err), 0);
+    ck_assert_int_eq (figures_add_row (figures, "220502", 2022, "2205", 0, "东昌区", "county", false,
+                                       "{10}", "{2022-02-20}", "{5}", NULL, "{10}", err, sizeof err), 0);
+    ck_assert_int_eq (figures_add_row (figures, "220503", 2022, "2205", 0, "二道江区", "county", true,
+                                       NULL, NULL, NULL, NULL, NULL, err, sizeof err), 0);
+    ck_assert_int_eq (figures_merge (figures, err, sizeof err), 0);
+    const figures_row_t *created = s_row (figures, "220503");
+    ck_assert (created->created && created->changed && !created->above && !created->own_changed);
+    const figures_row_t *city = s_row (figures, "2205");
+    ck_assert (city->changed && city->above && !city->own_changed);
+    ck_assert_str_eq (city->as_of, "");
+    ck_assert_int_eq (city->total [1], 10);
+    ck_assert (s_row (figures, "22")->changed && s_row (figures, "22")->above);
+    ck_assert (!s_row (figures, "220502")->changed);
+    figures_destroy (&figures);
+}
+END_TEST
+
 START_TEST (test_figures_bad_input)
 {
     figures_t *figures = figures_new ();
@@ -298,18 +327,18 @@ START_TEST (test_figures_bad_input)
     ck_assert_int_eq (figures_add_metric (figures, "projects_planned", 0, true), -1);
     ck_assert_int_eq (figures_add_metric (figures, "projects_planned", 1, true), 0);
     //  Literals it cannot read are refused with the column named.
-    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, 0, "", "", "{1,x}",
+    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, 0, "", "", false, "{1,x}",
                                        "{2022-01-01,NULL}", "{1}", NULL, NULL, err, sizeof err), -1);
     ck_assert_ptr_nonnull (strstr (err, "column own "));
-    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, 0, "", "", "{1}", NULL, "{1}",
+    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, 0, "", "", false, "{1}", NULL, "{1}",
                                        NULL, NULL, err, sizeof err), -1);
     ck_assert_ptr_nonnull (strstr (err, "own_as_of"));
-    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, 0, "", "", "[0:1]={1,2}", NULL,
+    ck_assert_int_eq (figures_add_row (figures, "22", 2022, NULL, 0, "", "", false, "[0:1]={1,2}", NULL,
                                        NULL, NULL, NULL, err, sizeof err), -1);
     //  A value for a row or metric tally_lock did not return.
     ck_assert_int_eq (figures_offer (figures, "22", 2022, "2022-01-01", 1, "projects_planned", 1,
                                      err, sizeof err), -1);
-    ck_assert_int_eq (figures_add_row (figures, "2205", 2022, "22", 0, "", "", NULL, NULL, NULL,
+    ck_assert_int_eq (figures_add_row (figures, "2205", 2022, "22", 0, "", "", false, NULL, NULL, NULL,
                                        NULL, NULL, err, sizeof err), 0);
     ck_assert_int_eq (figures_offer (figures, "2205", 2022, "2022-01-01", 1, "cattle", 1,
                                      err, sizeof err), -1);
@@ -345,6 +374,7 @@ main (void)
     tcase_add_test (tc, test_config_file_errors);
     tcase_add_test (tc, test_figures_roll_up);
     tcase_add_test (tc, test_figures_older_and_ties);
+    tcase_add_test (tc, test_figures_created);
     tcase_add_test (tc, test_figures_bad_input);
     suite_add_tcase (suite, tc);
     SRunner *runner = srunner_create (suite);

@@ -192,6 +192,11 @@ START_TEST (test_seed_end_to_end)
                                  "AND metric = 'prep_completion_pct'"), 0);
     ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM tally_verify()"), 0);
     ck_assert_int_eq (s_sql_int ("SELECT reported FROM region_year WHERE region = '220500' AND year = 2022"), 6);
+    //  Every row above others counts its children that have a row.
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM region_year p JOIN LATERAL "
+                                 "(SELECT count(*) AS n FROM region c JOIN region_year cy "
+                                 "ON cy.region = c.code AND cy.year = p.year WHERE c.parent = p.region) c "
+                                 "ON c.n > 0 WHERE p.reported <> c.n"), 0);
 
     //  The feed's newest totals of each region equal the database.
     zhashx_t *latest = zhashx_new ();
