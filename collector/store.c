@@ -3,9 +3,10 @@
     Every statement is parameterised: nothing from the wire is spliced into
     SQL. Arrays travel as PostgreSQL array literals with every element
     quoted, which is how a whole batch reaches tally_lock() and its changes
-    tally_write() in one round trip each. Connection state is explicit: UP,
-    or DOWN with the time of the next attempt; the outage is logged when it
-    starts and when it ends.
+    tally_write() in one call each; BEGIN goes with the first and COMMIT
+    with the second (libpq's pipeline mode), two round trips a batch.
+    Connection state is explicit: UP, or DOWN with the time of the next
+    attempt; the outage is logged when it starts and when it ends.
 */
 #include "store.h"
 #include "figures.h"
@@ -450,18 +451,36 @@ store_catalog (store_t *self)
     return self->catalog;
 }
 
+//  Whether a failed statement ended the session: the connection is closed,
+//  or the server said FATAL or PANIC (a terminated backend, a shutdown, a
+//  postmaster gone), or a connection or operator-intervention SQLSTATE,
+//  although libpq may not have seen the socket close yet.
+static bool
+s_session_over (PGconn *conn, const PGresult *res)
+{
+    if (PQstatus (conn) != CONNECTION_OK)
+        return true;
+    const char *severity = res ? PQresultErrorField (res, PG_DIAG_SEVERITY_NONLOCALIZED) : NULL;
+    if (severity && (streq (severity, "FATAL") || streq (severity, "PANIC")))
+        return true;
+    const char *state = res ? PQresultErrorField (res, PG_DIAG_SQLSTATE) : NULL;
+    return state && (strncmp (state, "08", 2) == 0 || strncmp (state, "57P", 3) == 0);
+}
+
 //  A statement failed: if the connection is gone, mark the store down (-1);
 //  otherwise log the error (-2). Either way the transaction is abandoned.
 static int
 s_failed (store_t *self, PGresult *res, const char *what)
 {
     char err [512];
-    snprintf (err, sizeof err, "%s", res ? PQresultErrorMessage (res) : "no result");
+    snprintf (err, sizeof err, "%s", res && *PQresultErrorMessage (res)
+                                     ? PQresultErrorMessage (res) : "no result");
     char *nl = strchr (err, '\n');
     if (nl)
         *nl = 0;
+    bool over = s_session_over (self->conn, res);
     PQclear (res);
-    if (PQstatus (self->conn) != CONNECTION_OK) {
+    if (over) {
         s_mark_down (self, err);
         return -1;
     }
@@ -693,9 +712,78 @@ s_totals_written (PGresult *res, figures_t *figures, zlistx_t *totals)
     }
 }
 
-//  tally_write with the changed rows.
+//  A statement of a pipeline: a prepared one with parameters, or plain SQL.
+typedef struct {
+    const char *name;           //  prepared statement, or NULL
+    const char *sql;            //  when name is NULL
+    int nparams;
+    const char *const *params;
+} s_step_t;
+
+//  Run two statements in one round trip (libpq's pipeline mode, one Sync at
+//  the end; inside a transaction the Sync commits nothing). Every result is
+//  read, up to the Sync. Returns the result of step `want` (0 or 1) when
+//  both succeeded, else the first failure; a statement whose result never
+//  came is a failure too (PQmakeEmptyPGresult carries the connection's
+//  message): a COMMIT whose result is missing may not have happened.
 static PGresult *
-s_write (store_t *self, figures_t *figures)
+s_pipeline (store_t *self, const s_step_t *steps, int want)
+{
+    PGconn *conn = self->conn;
+    if (!PQenterPipelineMode (conn))
+        return PQmakeEmptyPGresult (conn, PGRES_FATAL_ERROR);
+    bool sent = true;
+    for (int i = 0; i < 2 && sent; i++)
+        sent = steps [i].name
+             ? PQsendQueryPrepared (conn, steps [i].name, steps [i].nparams, steps [i].params,
+                                    NULL, NULL, 0)
+             : PQsendQueryParams (conn, steps [i].sql, 0, NULL, NULL, NULL, NULL, 0);
+    sent = sent && PQpipelineSync (conn);
+    PGresult *kept = NULL, *failure = NULL;
+    int answered = 0;
+    //  Each statement's results end with a NULL; the Sync's result ends the
+    //  pipeline. A broken connection ends it early.
+    for (int step = 0; sent && step < 2; step++) {
+        PGresult *res = PQgetResult (conn);
+        if (!res)
+            break;
+        answered++;
+        if (!failure && !s_ok (res))
+            failure = res;
+        else
+        if (!failure && step == want)
+            kept = res;
+        else
+            PQclear (res);
+        while ((res = PQgetResult (conn)))
+            PQclear (res);
+    }
+    PGresult *sync;
+    while (sent && (sync = PQgetResult (conn))) {
+        bool end = PQresultStatus (sync) == PGRES_PIPELINE_SYNC;
+        PQclear (sync);
+        if (end)
+            break;
+    }
+    if (!PQexitPipelineMode (conn) && PQstatus (conn) == CONNECTION_OK) {
+        //  Results are still due: the connection is of no further use.
+        PQclear (kept);
+        PQclear (failure);
+        s_mark_down (self, "a pipeline did not end");
+        return NULL;
+    }
+    if (!failure && answered < 2)
+        failure = PQmakeEmptyPGresult (conn, PGRES_FATAL_ERROR);
+    if (failure) {
+        PQclear (kept);
+        return failure;
+    }
+    return kept;
+}
+
+//  tally_write with the changed rows, and COMMIT, in one round trip.
+static PGresult *
+s_write_commit (store_t *self, figures_t *figures)
 {
     s_buf_t bufs [9] = { { 0 } };
     for (int b = 0; b < 9; b++)
@@ -723,96 +811,120 @@ s_write (store_t *self, figures_t *figures)
         s_buf_end (&bufs [b]);
         params [b] = bufs [b].data;
     }
-    PGresult *res = PQexecPrepared (self->conn, S_WRITE_STMT, 9, params, NULL, NULL, 0);
+    s_step_t steps [2] = {
+        { .name = S_WRITE_STMT, .nparams = 9, .params = params },
+        { .sql = "COMMIT" } };
+    PGresult *res = s_pipeline (self, steps, 0);
     for (int b = 0; b < 9; b++)
         free (bufs [b].data);
     return res;
 }
 
-//  Store the batch: tally_lock (reports, values, the rows they touch,
-//  locked), the changes worked out here, tally_write (each changed row once,
-//  and the totals to publish), the rejects, COMMIT.
+//  BEGIN and tally_lock with the batch's reports, in one round trip.
+static PGresult *
+s_begin_lock (store_t *self, store_item_t *items, size_t count)
+{
+    s_buf_t bufs [11] = { { 0 } };
+    for (int b = 0; b < 11; b++)
+        s_buf_start (&bufs [b]);
+    for (size_t i = 0; i < count; i++) {
+        const proto_msg_t *report = items [i].report;
+        s_buf_elem (&bufs [0], report->source);
+        s_buf_elem_int (&bufs [1], report->seq);
+        s_buf_elem (&bufs [2], report->region);
+        s_buf_elem (&bufs [3], report->as_of);
+        s_buf_elem (&bufs [4], report->note);
+        if (report->has_sent_at)
+            s_buf_elem_int (&bufs [5], report->sent_at);
+        else
+            s_buf_elem (&bufs [5], NULL);
+        s_buf_elem (&bufs [6], items [i].peer);
+        s_buf_elem (&bufs [7], items [i].key_id);
+        for (size_t v = 0; v < report->value_count; v++) {
+            s_buf_elem_int (&bufs [8], (int64_t) i + 1);
+            s_buf_elem (&bufs [9], report->values [v].key);
+            s_buf_elem_int (&bufs [10], report->values [v].value);
+        }
+    }
+    const char *params [11];
+    for (int b = 0; b < 11; b++) {
+        s_buf_end (&bufs [b]);
+        params [b] = bufs [b].data;
+    }
+    s_step_t steps [2] = {
+        { .sql = "BEGIN" },
+        { .name = S_LOCK_STMT, .nparams = 11, .params = params } };
+    PGresult *res = s_pipeline (self, steps, 1);
+    for (int b = 0; b < 11; b++)
+        free (bufs [b].data);
+    return res;
+}
+
+//  Store the batch in two round trips: BEGIN with tally_lock (reports,
+//  values, the rows they touch, locked); the changes worked out here; the
+//  rejects; tally_write (each changed row once, and what the totals to
+//  publish need) with COMMIT. Only rejects: BEGIN, the rejects, COMMIT.
 static int
 s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
           zlistx_t *conflicts, zlistx_t *totals)
 {
-    PGresult *res = s_exec (self, "BEGIN");
-    if (!s_ok (res))
-        return s_failed (self, res, "BEGIN");
-    PQclear (res);
-    if (count > 0) {
-        s_buf_t bufs [11] = { { 0 } };
-        for (int b = 0; b < 11; b++)
-            s_buf_start (&bufs [b]);
-        for (size_t i = 0; i < count; i++) {
-            const proto_msg_t *report = items [i].report;
-            s_buf_elem (&bufs [0], report->source);
-            s_buf_elem_int (&bufs [1], report->seq);
-            s_buf_elem (&bufs [2], report->region);
-            s_buf_elem (&bufs [3], report->as_of);
-            s_buf_elem (&bufs [4], report->note);
-            if (report->has_sent_at)
-                s_buf_elem_int (&bufs [5], report->sent_at);
-            else
-                s_buf_elem (&bufs [5], NULL);
-            s_buf_elem (&bufs [6], items [i].peer);
-            s_buf_elem (&bufs [7], items [i].key_id);
-            for (size_t v = 0; v < report->value_count; v++) {
-                s_buf_elem_int (&bufs [8], (int64_t) i + 1);
-                s_buf_elem (&bufs [9], report->values [v].key);
-                s_buf_elem_int (&bufs [10], report->values [v].value);
-            }
-        }
-        const char *params [11];
-        for (int b = 0; b < 11; b++) {
-            s_buf_end (&bufs [b]);
-            params [b] = bufs [b].data;
-        }
-        res = PQexecPrepared (self->conn, S_LOCK_STMT, 11, params, NULL, NULL, 0);
-        for (int b = 0; b < 11; b++)
-            free (bufs [b].data);
+    if (count == 0) {
+        PGresult *res = s_exec (self, "BEGIN");
         if (!s_ok (res))
-            return s_failed (self, res, "storing a batch");
-        int64_t *ids = (int64_t *) zmalloc (count * sizeof (int64_t));
-        size_t answered = s_read_statuses (res, items, count, ids, conflicts);
-        figures_t *figures = figures_new ();
-        char err [300];
-        int rc = 0;
-        if (answered != count) {
-            snprintf (err, sizeof err, "tally_lock answered %zu of %zu reports", answered, count);
-            rc = -1;
-        }
-        else
-            rc = s_merge (res, items, count, ids, figures, err, sizeof err);
+            return s_failed (self, res, "BEGIN");
         PQclear (res);
-        free (ids);
-        if (rc) {
-            figures_destroy (&figures);
-            log_error ("store: a batch could not be rolled up: %s", err);
-            s_run (self, "ROLLBACK");
-            return -2;
-        }
-        res = s_write (self, figures);
-        if (!s_ok (res)) {
-            figures_destroy (&figures);
-            return s_failed (self, res, "writing a batch's totals");
-        }
-        s_totals_written (res, figures, totals);
-        figures_destroy (&figures);
+        int rc = s_write_rejects (self, rejects);
+        if (rc)
+            return rc;
+        res = s_exec (self, "COMMIT");
+        if (!s_ok (res))
+            return s_failed (self, res, "COMMIT");
         PQclear (res);
+        zlistx_purge (rejects);
+        return 0;
     }
-    int rc = s_write_rejects (self, rejects);
+    PGresult *res = s_begin_lock (self, items, count);
+    if (!self->conn)
+        return -1;              //  marked down: the pipeline did not end
+    if (!s_ok (res))
+        return s_failed (self, res, "storing a batch");
+    int64_t *ids = (int64_t *) zmalloc (count * sizeof (int64_t));
+    size_t answered = s_read_statuses (res, items, count, ids, conflicts);
+    figures_t *figures = figures_new ();
+    char err [300];
+    int rc = 0;
+    if (answered != count) {
+        snprintf (err, sizeof err, "tally_lock answered %zu of %zu reports", answered, count);
+        rc = -1;
+    }
+    else
+        rc = s_merge (res, items, count, ids, figures, err, sizeof err);
+    PQclear (res);
+    free (ids);
+    if (rc) {
+        figures_destroy (&figures);
+        log_error ("store: a batch could not be rolled up: %s", err);
+        s_run (self, "ROLLBACK");
+        return -2;
+    }
+    rc = s_write_rejects (self, rejects);
     if (rc == 0)
         rc = s_write_rejects (self, conflicts);
     if (rc) {
-        zlistx_purge (totals);
+        figures_destroy (&figures);
         return rc;
     }
-    res = s_exec (self, "COMMIT");
-    if (!s_ok (res)) {
-        zlistx_purge (totals);
-        return s_failed (self, res, "COMMIT");
+    res = s_write_commit (self, figures);
+    if (!self->conn) {
+        figures_destroy (&figures);
+        return -1;
     }
+    if (!s_ok (res)) {
+        figures_destroy (&figures);
+        return s_failed (self, res, "writing and committing a batch");
+    }
+    s_totals_written (res, figures, totals);
+    figures_destroy (&figures);
     PQclear (res);
     zlistx_purge (rejects);
     return 0;
