@@ -280,6 +280,7 @@ s_client_actor (zsock_t *pipe, void *arg)
     zsock_set_sndhwm (dealer, 0);
     zsock_set_rcvhwm (dealer, 0);
     zsock_set_linger (dealer, 0);
+    zsock_set_rcvtimeo (dealer, 0);     //  read after a poll, until NULL
     int rc = zsock_connect (dealer, "%s", self->args->endpoint);
     zsock_signal (pipe, 0);
     if (rc == 0) {
@@ -304,7 +305,7 @@ s_client_actor (zsock_t *pipe, void *arg)
             zmq_pollitem_t item = { zsock_resolve (dealer), 0, ZMQ_POLLIN, 0 };
             if (zmq_poll (&item, 1, 10) <= 0)
                 continue;
-            while (zsock_events (dealer) & ZMQ_POLLIN) {
+            while (true) {     //  receive timeout 0: NULL when nothing is left
                 zframe_t *frame = zframe_recv (dealer);
                 if (!frame)
                     break;
@@ -452,6 +453,9 @@ s_run_latency (const s_args_t *args)
         fprintf (stderr, "tally-bench: no heartbeat on %s within 5 s\n", args->feed);
         return 1;
     }
+    //  From now on receives do not block: each loop reads until NULL.
+    zsock_set_rcvtimeo (sub, 0);
+    zsock_set_rcvtimeo (dealer, 0);
 
     int64_t interval = (int64_t) (1e6 / args->rate);
     int64_t total = (int64_t) ((args->warmup + args->seconds) * args->rate);
@@ -490,7 +494,7 @@ s_run_latency (const s_args_t *args)
         int64_t wait_us = seq < total ? next_send - s_now_us () : 10000;
         if (zmq_poll (items, 2, wait_us > 0 ? (long) ((wait_us + 999) / 1000) : 0) < 0)
             break;
-        while (zsock_events (dealer) & ZMQ_POLLIN) {
+        while (true) {     //  receive timeout 0: NULL when nothing is left
             zframe_t *frame = zframe_recv (dealer);
             if (!frame)
                 break;
@@ -510,7 +514,7 @@ s_run_latency (const s_args_t *args)
             if (seq == total && replies == total)
                 feed_grace = s_now_us () + 1000 * 1000;
         }
-        while (zsock_events (sub) & ZMQ_POLLIN) {
+        while (true) {     //  receive timeout 0: NULL when nothing is left
             zmsg_t *msg = zmsg_recv (sub);
             if (!msg)
                 break;
