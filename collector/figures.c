@@ -312,13 +312,14 @@ figures_merge (figures_t *self, char *err, size_t err_size)
             return -1;
         }
     }
-    //  A created row is written; above it the count of children with a row
-    //  may have grown.
+    //  A created row is written; above it, and in it when it has children,
+    //  the count of children with a row may have changed.
     for (size_t i = 0; i < self->row_count; i++) {
         figures_row_t *fig = &self->rows [i]->pub;
         if (!fig->created)
             continue;
         fig->changed = true;
+        fig->above = !fig->leaf;        //  a region with children counts them
         size_t steps = 0;               //  a cycle in the catalog ends here
         for (int up = fig->parent; up >= 0 && steps++ < self->row_count;
              up = self->rows [up]->pub.parent)

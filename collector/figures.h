@@ -44,8 +44,9 @@ typedef struct {
     //  Set by figures_merge
     bool changed;               //  to be written
     bool own_changed;           //  some own figure won
-    bool above;                 //  an ancestor of a created row: its `reported`
-                                //  (children with a row) is recounted
+    bool above;                 //  a created row with children, or an ancestor of a
+                                //  created row: its `reported` (children with a
+                                //  row) is recounted
     char as_of [FIGURES_DATE];  //  newest winning as_of here or below ("" none)
 } figures_row_t;
 

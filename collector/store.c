@@ -268,6 +268,17 @@ s_mark_down (store_t *self, const char *why)
     self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;
 }
 
+//  Connected, but the database cannot be used as it is (no schema, an older
+//  one): said once as the outage's start, again only when the reason
+//  changes; the attempts back off as for any outage.
+static void
+s_refuse (store_t *self, const char *why)
+{
+    if (!streq (self->last_error, why))
+        self->state = STORE_UP;       //  so that it is logged as an outage starting now
+    s_mark_down (self, why);
+}
+
 static PGresult *
 s_exec (store_t *self, const char *sql)
 {
@@ -331,6 +342,9 @@ store_reload_catalog (store_t *self)
     return 0;
 }
 
+//  The oldest schema (deploy/migrations) this collector works with.
+#define STORE_SCHEMA_VERSION 9
+
 //  The statements of a batch, prepared on each new connection.
 #define S_LOCK_STMT "tally_lock"
 #define S_LOCK_SQL \
@@ -389,8 +403,25 @@ store_ensure (store_t *self)
         snprintf (why, sizeof why, "the database has no tally schema or no regions (%s); "
                   "run 'tally-collector migrate'", catalog ? "empty catalog" : err);
         catalog_destroy (&catalog);
-        self->state = STORE_UP;       //  so that the outage is logged as starting now
-        s_mark_down (self, why);
+        s_refuse (self, why);
+        return false;
+    }
+    //  An older schema would prepare but not behave: 009's tally_lock says
+    //  which rows a batch created, and `reported` is recounted only there.
+    PGresult *res = s_exec (self, "SELECT coalesce (max (version), 0) FROM schema_migration");
+    int64_t version = PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1
+                    ? strtoll (PQgetvalue (res, 0, 0), NULL, 10) : -1;
+    PQclear (res);
+    if (version < STORE_SCHEMA_VERSION) {
+        char why [400];
+        if (version < 0)
+            snprintf (why, sizeof why, "cannot read the schema's version (%s); "
+                      "run 'tally-collector migrate'", s_pq_error (self->conn, err, sizeof err));
+        else
+            snprintf (why, sizeof why, "the database's schema is at version %" PRId64 ", this "
+                      "collector needs %d; run 'tally-collector migrate'", version, STORE_SCHEMA_VERSION);
+        catalog_destroy (&catalog);
+        s_refuse (self, why);
         return false;
     }
     //  The statements of every batch are planned once per connection:
@@ -453,18 +484,16 @@ store_catalog (store_t *self)
 
 //  Whether a failed statement ended the session: the connection is closed,
 //  or the server said FATAL or PANIC (a terminated backend, a shutdown, a
-//  postmaster gone), or a connection or operator-intervention SQLSTATE,
-//  although libpq may not have seen the socket close yet.
+//  postmaster gone: the server closes the session after it), although libpq
+//  may not have seen the socket close yet. An ERROR, whatever its SQLSTATE,
+//  fails only the statement.
 static bool
 s_session_over (PGconn *conn, const PGresult *res)
 {
     if (PQstatus (conn) != CONNECTION_OK)
         return true;
     const char *severity = res ? PQresultErrorField (res, PG_DIAG_SEVERITY_NONLOCALIZED) : NULL;
-    if (severity && (streq (severity, "FATAL") || streq (severity, "PANIC")))
-        return true;
-    const char *state = res ? PQresultErrorField (res, PG_DIAG_SQLSTATE) : NULL;
-    return state && (strncmp (state, "08", 2) == 0 || strncmp (state, "57P", 3) == 0);
+    return severity && (streq (severity, "FATAL") || streq (severity, "PANIC"));
 }
 
 //  A statement failed: if the connection is gone, mark the store down (-1);
@@ -723,11 +752,13 @@ typedef struct {
 //  Run two statements in one round trip (libpq's pipeline mode, one Sync at
 //  the end; inside a transaction the Sync commits nothing). Every result is
 //  read, up to the Sync. Returns the result of step `want` (0 or 1) when
-//  both succeeded, else the first failure; a statement whose result never
-//  came is a failure too (PQmakeEmptyPGresult carries the connection's
-//  message): a COMMIT whose result is missing may not have happened.
+//  both succeeded and the other one's command tag is `other` ("BEGIN",
+//  "COMMIT": a COMMIT of a failed transaction says ROLLBACK), else the first
+//  failure; a statement whose result never came is a failure too
+//  (PQmakeEmptyPGresult carries the connection's message): a COMMIT whose
+//  result is missing may not have happened.
 static PGresult *
-s_pipeline (store_t *self, const s_step_t *steps, int want)
+s_pipeline (store_t *self, const s_step_t *steps, int want, const char *other)
 {
     PGconn *conn = self->conn;
     if (!PQenterPipelineMode (conn))
@@ -741,6 +772,7 @@ s_pipeline (store_t *self, const s_step_t *steps, int want)
     sent = sent && PQpipelineSync (conn);
     PGresult *kept = NULL, *failure = NULL;
     int answered = 0;
+    bool other_ok = false;
     //  Each statement's results end with a NULL; the Sync's result ends the
     //  pipeline. A broken connection ends it early.
     for (int step = 0; sent && step < 2; step++) {
@@ -753,8 +785,11 @@ s_pipeline (store_t *self, const s_step_t *steps, int want)
         else
         if (!failure && step == want)
             kept = res;
-        else
+        else {
+            if (!failure)
+                other_ok = streq (PQcmdStatus (res), other);
             PQclear (res);
+        }
         while ((res = PQgetResult (conn)))
             PQclear (res);
     }
@@ -774,6 +809,13 @@ s_pipeline (store_t *self, const s_step_t *steps, int want)
     }
     if (!failure && answered < 2)
         failure = PQmakeEmptyPGresult (conn, PGRES_FATAL_ERROR);
+    else
+    if (!failure && !other_ok) {
+        PQclear (kept);
+        kept = NULL;
+        log_error ("store: %s did not happen in a batch's pipeline", other);
+        failure = PQmakeEmptyPGresult (conn, PGRES_FATAL_ERROR);
+    }
     if (failure) {
         PQclear (kept);
         return failure;
@@ -814,7 +856,7 @@ s_write_commit (store_t *self, figures_t *figures)
     s_step_t steps [2] = {
         { .name = S_WRITE_STMT, .nparams = 9, .params = params },
         { .sql = "COMMIT" } };
-    PGresult *res = s_pipeline (self, steps, 0);
+    PGresult *res = s_pipeline (self, steps, 0, "COMMIT");
     for (int b = 0; b < 9; b++)
         free (bufs [b].data);
     return res;
@@ -854,7 +896,7 @@ s_begin_lock (store_t *self, store_item_t *items, size_t count)
     s_step_t steps [2] = {
         { .sql = "BEGIN" },
         { .name = S_LOCK_STMT, .nparams = 11, .params = params } };
-    PGresult *res = s_pipeline (self, steps, 1);
+    PGresult *res = s_pipeline (self, steps, 1, "BEGIN");
     for (int b = 0; b < 11; b++)
         free (bufs [b].data);
     return res;

@@ -317,6 +317,21 @@ START_TEST (test_figures_created)
     ck_assert (s_row (figures, "22")->changed && s_row (figures, "22")->above);
     ck_assert (!s_row (figures, "220502")->changed);
     figures_destroy (&figures);
+
+    //  A city's own report creates the city's row: it counts its children.
+    figures = figures_new ();
+    ck_assert_int_eq (figures_add_metric (figures, "projects_planned", 1, true), 0);
+    ck_assert_int_eq (figures_add_row (figures, "22", 2023, NULL, 1, "吉林省", "province", false,
+                                       NULL, NULL, NULL, NULL, NULL, err, sizeof err), 0);
+    ck_assert_int_eq (figures_add_row (figures, "2205", 2023, "22", 2, "通化市", "city", true,
+                                       NULL, NULL, NULL, NULL, NULL, err, sizeof err), 0);
+    ck_assert_int_eq (figures_offer (figures, "2205", 2023, "2023-01-31", 11, "projects_planned", 4,
+                                     err, sizeof err), 0);
+    ck_assert_int_eq (figures_merge (figures, err, sizeof err), 0);
+    city = s_row (figures, "2205");
+    ck_assert (city->changed && city->own_changed && city->above);
+    ck_assert (s_row (figures, "22")->changed && s_row (figures, "22")->above);
+    figures_destroy (&figures);
 }
 END_TEST
 

@@ -675,6 +675,38 @@ START_TEST (test_database_unreachable_at_start)
 }
 END_TEST
 
+//  A database migrated by an older collector: refused with the way out,
+//  reports answered `unavailable`, nothing stored.
+START_TEST (test_old_schema_refused)
+{
+    ck_assert_int_eq (tt_sql_exec (s_pg->conninfo, "DELETE FROM schema_migration WHERE version >= 9"), 0);
+    tt_collector_t *own = tt_collector_start (s_pg->conninfo, NULL, NULL);
+    char *text = tt_wait_for_text (own->log_path, "collector needs 9", 10000);
+    ck_assert_msg (text, "no line saying the schema is too old");
+    ck_assert (strstr (text, "schema is at version 8") && strstr (text, "run 'tally-collector migrate'"));
+    free (text);
+    zsock_t *dealer = zsock_new_dealer (own->report_ep);
+    zsock_set_rcvtimeo (dealer, 10000);
+    proto_msg_t *report = s_report ("old-schema", 1, "220502", "2025-05-01");
+    proto_msg_add_value (report, false, "projects_new", 1);
+    s_send (dealer, report);
+    proto_msg_t *reply = s_recv (dealer);
+    ck_assert_int_eq (reply->type, PROTO_NACK);
+    ck_assert_int_eq (reply->code, PROTO_UNAVAILABLE);
+    proto_msg_destroy (&reply);
+    proto_msg_destroy (&report);
+    zsock_destroy (&dealer);
+    //  Said once, though the collector keeps trying (with back-off).
+    zclock_sleep (1500);
+    ck_assert_int_eq (tt_count_text (own->log_path, "collector needs 9"), 1);
+    ck_assert_int_eq (tt_collector_stop (&own, SIGTERM), 0);
+    //  migrate brings it back (009 is idempotent).
+    ck_assert_int_eq (tt_migrate (s_pg->conninfo), 0);
+    ck_assert_int_eq (s_sql_int ("SELECT max(version) FROM schema_migration"), 9);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = 'old-schema'"), 0);
+}
+END_TEST
+
 //  Health check against nobody: exit 2 with a message.
 START_TEST (test_ping_nobody)
 {
@@ -743,6 +775,7 @@ main (void)
     tcase_add_test (tc, test_sigterm);
     tcase_add_test (tc, test_sigterm_under_load);
     tcase_add_test (tc, test_migrate_twice);
+    tcase_add_test (tc, test_old_schema_refused);
     tcase_add_test (tc, test_ping_nobody);
     tcase_add_test (tc, test_database_unreachable_at_start);
     tcase_add_test (tc, test_sighup_reload);
