@@ -811,8 +811,6 @@ s_pipeline (store_t *self, const s_step_t *steps, int want, const char *other)
         failure = PQmakeEmptyPGresult (conn, PGRES_FATAL_ERROR);
     else
     if (!failure && !other_ok) {
-        PQclear (kept);
-        kept = NULL;
         log_error ("store: %s did not happen in a batch's pipeline", other);
         failure = PQmakeEmptyPGresult (conn, PGRES_FATAL_ERROR);
     }

@@ -2,13 +2,13 @@
 
     One connection, used by one thread at a time: the collector's main
     thread has one (catalog, snapshots, pings) and each committer thread
-    its own (batches). A batch of
-    validated reports is stored in one transaction together with the
-    rejected reports waiting to be recorded: tally_lock() stores the reports
-    and locks the rows they change, figures.c works out the new figures and
-    totals, tally_write() writes them (deploy/migrations/008). The totals
-    messages are built from what was written, so what the feed publishes is
-    exactly what was committed. When the database is unreachable the store says so at once
+    its own (batches). A batch of validated reports is stored in one
+    transaction together with the rejected reports waiting to be recorded:
+    tally_lock() stores the reports and locks the rows they change,
+    figures.c works out the new figures and totals, tally_write() writes
+    them (deploy/migrations/008 and 009). The totals messages are built from
+    what was written, so what the feed publishes is exactly what was
+    committed. When the database is unreachable the store says so at once
     (the caller answers `unavailable`), reconnects with back-off, and logs
     the outage once and its end once.
 */
