@@ -44,6 +44,7 @@ typedef struct {
     proto_msg_t *report;        //  decoded and validated
     char peer [64];             //  peer address
     char key_id [41];           //  CURVE public key (Z85), "" without CURVE
+    int64_t received_us;        //  zclock_usecs when it arrived
 } s_entry_t;
 
 //  A batch handed to a committer, and what comes back.
@@ -58,6 +59,12 @@ typedef struct {
     bool one_by_one;            //  rc was -2: each entry was committed alone
     char why [256];             //  rc was -1: what the connection said
     uint64_t generation;        //  the database's generation when sent
+    //  Its timeline (zclock_usecs), for the debug line of each batch
+    int64_t sent_us;            //  handed to the committer
+    int64_t started_us;         //  the committer took it
+    int64_t done_us;            //  the committer was done
+    int64_t lock_us;            //  round trips: BEGIN + tally_lock,
+    int64_t write_us;           //  and tally_write + COMMIT
 } s_job_t;
 
 //  A thread with its own database connection that commits jobs.
@@ -219,7 +226,10 @@ s_commit_job (store_t *store, s_job_t *job)
         job->items [i].key_id = *job->entries [i].key_id ? job->entries [i].key_id : NULL;
     }
     job->one_by_one = false;
+    job->started_us = zclock_usecs ();
     job->rc = store_commit (store, job->items, job->count, job->rejects, job->totals);
+    job->done_us = zclock_usecs ();
+    store_last_round_trips (store, &job->lock_us, &job->write_us);
     if (job->rc == -1)
         snprintf (job->why, sizeof job->why, "%s", store_last_error (store));
     if (job->rc == 0 || job->rc == -1)
@@ -637,7 +647,7 @@ s_receive_report (server_t *self, zmsg_t *msg)
     }
     char key [PROTO_MAX_SOURCE + 32];
     snprintf (key, sizeof key, "%s %" PRId64, report->source, report->seq);
-    s_entry_t entry = { routing, delimiter, report, "", "" };
+    s_entry_t entry = { routing, delimiter, report, "", "", zclock_usecs () };
     snprintf (entry.peer, sizeof entry.peer, "%s", peer);
     snprintf (entry.key_id, sizeof entry.key_id, "%s", key_id);
     if (zhashx_lookup (self->batch_keys, key)) {
@@ -806,12 +816,30 @@ s_dispatch (server_t *self)
     self->rejects = rejects;
     job->generation = self->db_generation;
     committer->busy = true;
+    job->sent_us = zclock_usecs ();
     zsock_send (committer->actor, "sp", "COMMIT", job);
     s_next_batch (self);
 }
 
 static void s_database_lost (server_t *self, s_job_t *job);
 static void s_wait_committers (server_t *self);
+
+//  At debug level, one line per committed batch: where its oldest report's
+//  time went, from its arrival to its ack (README, "Performance").
+static void
+s_log_batch (const s_job_t *job, int64_t answering)
+{
+    int64_t oldest = job->entries [0].received_us;
+    for (size_t i = 1; i < job->count; i++)
+        if (job->entries [i].received_us < oldest)
+            oldest = job->entries [i].received_us;
+    int64_t now = zclock_usecs ();
+    log_debug ("batch: reports=%zu waited_ms=%.2f lock_ms=%.2f write_ms=%.2f handoff_ms=%.2f "
+               "acked_ms=%.2f", job->count, (double) (job->sent_us - oldest) / 1000.0,
+               (double) job->lock_us / 1000.0, (double) job->write_us / 1000.0,
+               (double) ((job->started_us - job->sent_us) + (answering - job->done_us)) / 1000.0,
+               (double) (now - oldest) / 1000.0);
+}
 
 //  A committer is done: answer its reports, publish the totals.
 static void
@@ -828,8 +856,11 @@ s_finish (server_t *self, s_committer_t *committer)
                        self->rejects_dropped);
             self->rejects_dropped = 0;
         }
+        int64_t answering = zclock_usecs ();
         for (size_t i = 0; i < job->count; i++)
             s_answer_stored (self, &job->entries [i], job->items [i].status);
+        if (job->count > 0 && log_enabled (LOG_LEVEL_DEBUG))
+            s_log_batch (job, answering);
     }
     else
     if (job->rc == -1) {

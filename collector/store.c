@@ -33,6 +33,8 @@ struct store_t {
     bool quiet;                 //  leave outage and connection messages to another store
     char last_error [256];      //  why the connection was last dropped
     catalog_t *catalog;         //  last catalog loaded
+    int64_t lock_us;            //  the last batch's round trips (zclock_usecs)
+    int64_t write_us;
 };
 
 //  A growable text buffer for array literals.
@@ -595,9 +597,17 @@ store_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *reject
     //  Conflicts found now are recorded in this same transaction, or not at all.
     zlistx_t *conflicts = zlistx_new ();
     zlistx_set_destructor (conflicts, (zlistx_destructor_fn *) store_reject_destroy);
+    self->lock_us = self->write_us = 0;
     int rc = s_commit (self, items, count, rejects, conflicts, totals);
     zlistx_destroy (&conflicts);
     return rc;
+}
+
+void
+store_last_round_trips (store_t *self, int64_t *lock_us, int64_t *write_us)
+{
+    *lock_us = self->lock_us;
+    *write_us = self->write_us;
 }
 
 //  Append one array literal of the figures at positions 1 .. npos, as an
@@ -923,7 +933,9 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
         zlistx_purge (rejects);
         return 0;
     }
+    int64_t started = zclock_usecs ();
     PGresult *res = s_begin_lock (self, items, count);
+    self->lock_us = zclock_usecs () - started;
     if (!self->conn)
         return -1;              //  marked down: the pipeline did not end
     if (!s_ok (res))
@@ -954,7 +966,9 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
         figures_destroy (&figures);
         return rc;
     }
+    started = zclock_usecs ();
     res = s_write_commit (self, figures);
+    self->write_us = zclock_usecs () - started;
     if (!self->conn) {
         figures_destroy (&figures);
         return -1;

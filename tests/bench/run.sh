@@ -17,6 +17,9 @@
 #   3. latency   one sender paced at 1,000 reports/s, each report for a leaf
 #                region carrying its seq as the value of cattle_added; a SUB
 #                matches the leaf's totals to the report: ack and feed p50/p99;
+#                and, from the collector's debug line of each batch, where a
+#                batch's time went (waiting for a connection, the two round
+#                trips to PostgreSQL, hand-offs between threads);
 #   4. history   N historical reports (10 values each; default 2,000,000) loaded
 #                with set-based SQL into the same tables for years 2015-2024,
 #                with current_value, region_total and region_year made
@@ -183,7 +186,7 @@ copy_before=$ceiling_rps
 
 # --- the collector ------------------------------------------------------------
 "$collector_bin" --db "$conninfo" --report 'tcp://127.0.0.1:*' --feed 'tcp://127.0.0.1:*' \
-    --query 'tcp://127.0.0.1:*' --ready-file "$tmp/ready" --log-level info >"$tmp/collector.log" 2>&1 &
+    --query 'tcp://127.0.0.1:*' --ready-file "$tmp/ready" --log-level debug >"$tmp/collector.log" 2>&1 &
 collector_pid=$!
 for _ in $(seq 1 100); do [ -s "$tmp/ready" ] && break; sleep 0.1; done
 [ -s "$tmp/ready" ] || { cat "$tmp/collector.log"; die "the collector did not start"; }
@@ -233,9 +236,14 @@ say "ceiling: ${copy_rps} reports/s (mean of ${copy_before} before and ${copy_af
 say "ingest/ceiling ratio: $ratio (target >= 0.5: $(verdict "$ratio" ge 0.5))"
 
 # --- 3. latency at a steady rate ---------------------------------------------------
+# p50 and p99 of one field of the collector's "batch:" debug lines (stdin).
+batch_pctl() { sed -n "s/.* batch:.*[ ]$1=\([0-9.]*\).*/\1/p" | sort -n |
+               awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+                      printf "%s / %s", v[int((NR - 1) * 0.50) + 1], v[int((NR - 1) * 0.99) + 1] }'; }
 say ""
 say "== latency: $rate reports/s, paced, one leaf report at a time; SUB on every region"
 checkpoint
+log_from=$(wc -l <"$tmp/collector.log")
 out=$("$bench_bin" latency --endpoint "$report_ep" --feed "$feed_ep" --share "$share" --rate "$rate" \
       --seconds "$seconds" --warmup "$warmup" --source lat --as-of 2026-06-30 \
       --acked "$tmp/acked-lat.tsv") || fail "tally-bench latency: not every report was acked"
@@ -245,6 +253,18 @@ ack_p50=$(field ack_p50_ms "$res"); ack_p99=$(field ack_p99_ms "$res")
 feed_p50=$(field feed_p50_ms "$res"); feed_p99=$(field feed_p99_ms "$res")
 say "ack latency: p50 ${ack_p50} ms, p99 ${ack_p99} ms (target p99 <= 5 ms: $(verdict "$ack_p99" le 5))"
 say "feed latency: p50 ${feed_p50} ms, p99 ${feed_p99} ms (target p99 <= 10 ms: $(verdict "$feed_p99" le 10))"
+# Where a batch's time goes, by the collector's own clock (its debug line per
+# batch; the phase's batches, warm-up included): the oldest report's wait for
+# a free connection, the two round trips to PostgreSQL, the hand-offs between
+# its threads, and that report's whole stay from arrival to ack.
+tail -n +"$((log_from + 1))" "$tmp/collector.log" | grep ' batch: ' >"$tmp/batches-lat.log" || true
+say "collector's view of its $(wc -l <"$tmp/batches-lat.log") batches (ms, p50 / p99):" \
+    "waited for a connection $(batch_pctl waited_ms <"$tmp/batches-lat.log");" \
+    "BEGIN + tally_lock $(batch_pctl lock_ms <"$tmp/batches-lat.log");" \
+    "tally_write + COMMIT $(batch_pctl write_ms <"$tmp/batches-lat.log");" \
+    "thread hand-offs $(batch_pctl handoff_ms <"$tmp/batches-lat.log");" \
+    "oldest report, arrival to ack $(batch_pctl acked_ms <"$tmp/batches-lat.log");" \
+    "reports a batch $(batch_pctl reports <"$tmp/batches-lat.log")"
 
 # --- 4. history, then ingest again ----------------------------------------------
 say ""

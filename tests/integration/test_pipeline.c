@@ -745,6 +745,49 @@ START_TEST (test_sighup_reload)
 }
 END_TEST
 
+//  At debug level each committed batch gets one line saying where its time
+//  went; a batch of one report says reports=1, and its oldest report's stay
+//  (arrival to ack) is at least its two round trips to the database.
+START_TEST (test_debug_batch_line)
+{
+    const char *extra [] = { "--log-level", "debug", NULL };
+    tt_collector_t *own = tt_collector_start (s_pg->conninfo, extra, NULL);
+    zsock_t *dealer = zsock_new_dealer (own->report_ep);
+    zsock_set_rcvtimeo (dealer, 10000);
+    for (int seq = 1; seq <= 3; seq++) {
+        proto_msg_t *report = s_report ("debug-line", seq, "220502", "2025-05-01");
+        proto_msg_add_value (report, false, "projects_new", seq);
+        s_send (dealer, report);
+        proto_msg_t *reply = s_recv (dealer);     //  one at a time: a batch each
+        ck_assert_int_eq (reply->type, PROTO_ACK);
+        proto_msg_destroy (&reply);
+        proto_msg_destroy (&report);
+    }
+    zsock_destroy (&dealer);
+    //  The line is written right after the acks went out.
+    for (int tries = 0; tries < 100 && tt_count_text (own->log_path, " batch: ") < 3; tries++)
+        zclock_sleep (50);
+    char *log = tt_slurp (own->log_path);
+    ck_assert_ptr_nonnull (log);
+    int lines = 0;
+    for (const char *at = strstr (log, " batch: "); at; at = strstr (at + 1, " batch: ")) {
+        int reports;
+        double waited, lock, write, handoff, acked;
+        ck_assert_int_eq (sscanf (at, " batch: reports=%d waited_ms=%lf lock_ms=%lf write_ms=%lf "
+                                  "handoff_ms=%lf acked_ms=%lf", &reports, &waited, &lock, &write,
+                                  &handoff, &acked), 6);
+        ck_assert_int_eq (reports, 1);
+        ck_assert (waited >= 0 && handoff >= 0 && lock > 0 && write > 0);
+        ck_assert_msg (acked >= lock + write, "acked_ms %.2f < lock_ms %.2f + write_ms %.2f",
+                       acked, lock, write);
+        lines++;
+    }
+    ck_assert_int_eq (lines, 3);
+    free (log);
+    ck_assert_int_eq (tt_collector_stop (&own, SIGTERM), 0);
+}
+END_TEST
+
 START_TEST (test_migrate_twice)
 {
     ck_assert_int_eq (tt_migrate (s_pg->conninfo), 0);
@@ -774,6 +817,7 @@ main (void)
     tcase_add_test (tc, test_req_peer_and_query);
     tcase_add_test (tc, test_sigterm);
     tcase_add_test (tc, test_sigterm_under_load);
+    tcase_add_test (tc, test_debug_batch_line);
     tcase_add_test (tc, test_migrate_twice);
     tcase_add_test (tc, test_old_schema_refused);
     tcase_add_test (tc, test_ping_nobody);
