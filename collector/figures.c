@@ -36,6 +36,7 @@ struct figures_t {
     s_row_t **rows;
     size_t row_count, row_cap;
     zhashx_t *row_index;        //  "region year" -> row number + 1
+    int last_found;             //  the row s_find_row found last, or -1
 };
 
 static void
@@ -52,6 +53,7 @@ figures_new (void)
     self->metrics = zhashx_new ();
     zhashx_set_destructor (self->metrics, s_metric_destroy);
     self->row_index = zhashx_new ();
+    self->last_found = -1;
     return self;
 }
 
@@ -257,13 +259,21 @@ figures_add_row (figures_t *self, const char *region, int year, const char *pare
     return 0;
 }
 
-//  The row's number, or -1.
+//  The row's number, or -1. A report's values come one after another, so
+//  the row found last is tried first.
 static int
 s_find_row (figures_t *self, const char *region, int year)
 {
+    if (self->last_found >= 0) {
+        const figures_row_t *last = &self->rows [self->last_found]->pub;
+        if (last->year == year && streq (last->region, region))
+            return self->last_found;
+    }
     char key [128];
     snprintf (key, sizeof key, "%s %d", region, year);
     uintptr_t number = (uintptr_t) zhashx_lookup (self->row_index, key);
+    if (number > 0)
+        self->last_found = (int) number - 1;
     return (int) number - 1;
 }
 

@@ -75,22 +75,36 @@ s_buf_elem (s_buf_t *buf, const char *text)
         return;
     }
     s_buf_put (buf, "\"", 1);
-    for (const char *p = text; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            s_buf_put (buf, "\\", 1);
-        s_buf_put (buf, p, 1);
+    //  Runs without a quote or a backslash go in whole.
+    while (*text) {
+        size_t run = strcspn (text, "\"\\");
+        s_buf_put (buf, text, run);
+        text += run;
+        if (*text) {
+            char escaped [2] = { '\\', *text++ };
+            s_buf_put (buf, escaped, 2);
+        }
     }
     s_buf_put (buf, "\"", 1);
 }
 
+//  An integer element, written out by hand: snprintf was a tenth of the
+//  collector's time under load (perf).
 static void
 s_buf_elem_int (s_buf_t *buf, int64_t value)
 {
-    char text [32];
-    snprintf (text, sizeof text, "%" PRId64, value);
+    char text [24];
+    char *end = text + sizeof text, *p = end;
+    //  Negated as unsigned, so that INT64_MIN has its digits too.
+    uint64_t magnitude = value < 0 ? 0 - (uint64_t) value : (uint64_t) value;
+    do
+        *--p = (char) ('0' + magnitude % 10);
+    while ((magnitude /= 10) > 0);
+    if (value < 0)
+        *--p = '-';
     if (buf->len > 1)
         s_buf_put (buf, ",", 1);
-    s_buf_put (buf, text, strlen (text));
+    s_buf_put (buf, p, (size_t) (end - p));
 }
 
 static void

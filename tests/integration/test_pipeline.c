@@ -745,6 +745,40 @@ START_TEST (test_sighup_reload)
 }
 END_TEST
 
+//  The batch goes to PostgreSQL as array literals: quotes, backslashes,
+//  commas and braces in text, and the largest integers, arrive as sent.
+START_TEST (test_literals_round_trip)
+{
+    zsock_t *dealer = s_dealer ();
+    proto_msg_t *report = s_report ("literal", INT64_MAX, "220521", "2024-03-01");
+    proto_msg_add_value (report, false, "investment_completed", 100000000000);
+    proto_msg_add_value (report, false, "projects_started", 0);
+    proto_msg_set_note (report, "say \"hi\", {NULL} \\ back\\slash, 县");
+    report->has_sent_at = true;
+    report->sent_at = 4102444800000;
+    char status [16];
+    ck_assert_int_eq (s_exchange (dealer, report, status), PROTO_OK);
+    ck_assert_str_eq (status, "stored");
+    char *note = tt_sql_text (s_pg->conninfo, "SELECT note FROM report WHERE source = 'literal' "
+                              "AND seq = 9223372036854775807");
+    ck_assert_ptr_nonnull (note);
+    ck_assert_str_eq (note, "say \"hi\", {NULL} \\ back\\slash, 县");
+    free (note);
+    ck_assert_int_eq (s_sql_int ("SELECT v.value FROM report r JOIN report_value v ON v.report_id = r.id "
+                                 "WHERE r.source = 'literal' AND v.metric = 'investment_completed'"),
+                      100000000000);
+    ck_assert_int_eq (s_sql_int ("SELECT v.value FROM report r JOIN report_value v ON v.report_id = r.id "
+                                 "WHERE r.source = 'literal' AND v.metric = 'projects_started'"), 0);
+    ck_assert_int_eq (s_sql_int ("SELECT extract (epoch FROM sent_at)::bigint FROM report "
+                                 "WHERE source = 'literal'"), 4102444800);
+    //  The same again is a duplicate: the content compared is what was stored.
+    ck_assert_int_eq (s_exchange (dealer, report, status), PROTO_OK);
+    ck_assert_str_eq (status, "duplicate");
+    proto_msg_destroy (&report);
+    zsock_destroy (&dealer);
+}
+END_TEST
+
 //  At debug level each committed batch gets one line saying where its time
 //  went; a batch of one report says reports=1, and its oldest report's stay
 //  (arrival to ack) is at least its two round trips to the database.
@@ -817,6 +851,7 @@ main (void)
     tcase_add_test (tc, test_req_peer_and_query);
     tcase_add_test (tc, test_sigterm);
     tcase_add_test (tc, test_sigterm_under_load);
+    tcase_add_test (tc, test_literals_round_trip);
     tcase_add_test (tc, test_debug_batch_line);
     tcase_add_test (tc, test_migrate_twice);
     tcase_add_test (tc, test_old_schema_refused);
