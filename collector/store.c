@@ -606,12 +606,12 @@ static int
 int
 store_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects, zlistx_t *totals)
 {
+    self->lock_us = self->write_us = 0;
     if (!store_ensure (self))
         return -1;
     //  Conflicts found now are recorded in this same transaction, or not at all.
     zlistx_t *conflicts = zlistx_new ();
     zlistx_set_destructor (conflicts, (zlistx_destructor_fn *) store_reject_destroy);
-    self->lock_us = self->write_us = 0;
     int rc = s_commit (self, items, count, rejects, conflicts, totals);
     zlistx_destroy (&conflicts);
     return rc;
@@ -878,7 +878,9 @@ s_write_commit (store_t *self, figures_t *figures)
     s_step_t steps [2] = {
         { .name = S_WRITE_STMT, .nparams = 9, .params = params },
         { .sql = "COMMIT" } };
+    int64_t started = zclock_usecs ();
     PGresult *res = s_pipeline (self, steps, 0, "COMMIT");
+    self->write_us = zclock_usecs () - started;
     for (int b = 0; b < 9; b++)
         free (bufs [b].data);
     return res;
@@ -918,7 +920,9 @@ s_begin_lock (store_t *self, store_item_t *items, size_t count)
     s_step_t steps [2] = {
         { .sql = "BEGIN" },
         { .name = S_LOCK_STMT, .nparams = 11, .params = params } };
+    int64_t started = zclock_usecs ();
     PGresult *res = s_pipeline (self, steps, 1, "BEGIN");
+    self->lock_us = zclock_usecs () - started;
     for (int b = 0; b < 11; b++)
         free (bufs [b].data);
     return res;
@@ -947,9 +951,7 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
         zlistx_purge (rejects);
         return 0;
     }
-    int64_t started = zclock_usecs ();
     PGresult *res = s_begin_lock (self, items, count);
-    self->lock_us = zclock_usecs () - started;
     if (!self->conn)
         return -1;              //  marked down: the pipeline did not end
     if (!s_ok (res))
@@ -980,9 +982,7 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
         figures_destroy (&figures);
         return rc;
     }
-    started = zclock_usecs ();
     res = s_write_commit (self, figures);
-    self->write_us = zclock_usecs () - started;
     if (!self->conn) {
         figures_destroy (&figures);
         return -1;

@@ -96,9 +96,10 @@ int store_reload_catalog (store_t *self);
 int store_commit (store_t *self, store_item_t *items, size_t count,
                   zlistx_t *rejects, zlistx_t *totals);
 
-//  How long the last committed batch spent in its two round trips to the
-//  database, in microseconds: BEGIN with tally_lock, and tally_write with
-//  COMMIT (0 when the last store_commit did not get that far).
+//  How long the last batch's two round trips to the database took, in
+//  microseconds, from sending the statements to their last result: BEGIN
+//  with tally_lock, and tally_write with COMMIT (0 when the last
+//  store_commit did not get that far).
 void store_last_round_trips (store_t *self, int64_t *lock_us, int64_t *write_us);
 
 //  Totals of every region whose code starts with prefix, for year (0: the

@@ -236,10 +236,13 @@ say "ceiling: ${copy_rps} reports/s (mean of ${copy_before} before and ${copy_af
 say "ingest/ceiling ratio: $ratio (target >= 0.5: $(verdict "$ratio" ge 0.5))"
 
 # --- 3. latency at a steady rate ---------------------------------------------------
-# p50 and p99 of one field of the collector's "batch:" debug lines (stdin).
+# p50 and p99 (nearest rank, as tally-bench counts them) of one field of
+# the collector's "batch:" debug lines (stdin).
 batch_pctl() { sed -n "s/.* batch:.*[ ]$1=\([0-9.]*\).*/\1/p" | sort -n |
-               awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit }
-                      printf "%s / %s", v[int((NR - 1) * 0.50) + 1], v[int((NR - 1) * 0.99) + 1] }'; }
+               awk 'function rank(p,  r, i) { r = NR * p; i = int(r); if (i < r) i++; return i < 1 ? 1 : i }
+                    { v[NR] = $1 }
+                    END { if (NR == 0) { print "-"; exit }
+                          printf "%s / %s", v[rank(0.50)], v[rank(0.99)] }'; }
 say ""
 say "== latency: $rate reports/s, paced, one leaf report at a time; SUB on every region"
 checkpoint
@@ -262,6 +265,7 @@ say "collector's view of its $(wc -l <"$tmp/batches-lat.log") batches (ms, p50 /
     "waited for a connection $(batch_pctl waited_ms <"$tmp/batches-lat.log");" \
     "BEGIN + tally_lock $(batch_pctl lock_ms <"$tmp/batches-lat.log");" \
     "tally_write + COMMIT $(batch_pctl write_ms <"$tmp/batches-lat.log");" \
+    "the committer's own work $(batch_pctl work_ms <"$tmp/batches-lat.log");" \
     "thread hand-offs $(batch_pctl handoff_ms <"$tmp/batches-lat.log");" \
     "oldest report, arrival to ack $(batch_pctl acked_ms <"$tmp/batches-lat.log");" \
     "reports a batch $(batch_pctl reports <"$tmp/batches-lat.log")"
