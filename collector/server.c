@@ -37,6 +37,49 @@ s_on_sighup (int signum)
 #define QUERY_DRAIN_MAX      64         //  queries answered per loop turn
 #define COMMITTERS_MAX       8
 
+//  Latencies for the statistics line, counted in buckets: 50 µs wide up
+//  to 20 ms, 1 ms wide up to 1 s, and one for 1 s and over.
+#define LATENCY_FINE         400
+#define LATENCY_COARSE       980
+#define LATENCY_BUCKETS      (LATENCY_FINE + LATENCY_COARSE + 1)
+
+typedef struct {
+    uint32_t count [LATENCY_BUCKETS];
+    uint64_t total;
+} s_latency_t;
+
+static void
+s_latency_add (s_latency_t *self, int64_t us)
+{
+    size_t bucket = us < 20000 ? (size_t) (us > 0 ? us / 50 : 0)
+                  : us < 1000000 ? LATENCY_FINE + (size_t) ((us - 20000) / 1000)
+                  : LATENCY_BUCKETS - 1;
+    self->count [bucket]++;
+    self->total++;
+}
+
+//  A percentile (nearest rank) as text: the upper edge of its bucket
+//  in ms, or "1000+" for 1 s and over.
+static void
+s_latency_text (const s_latency_t *self, int percent, char *text, size_t size)
+{
+    uint64_t rank = ((uint64_t) percent * self->total + 99) / 100;
+    if (rank < 1)
+        rank = 1;
+    uint64_t seen = 0;
+    size_t bucket = 0;
+    for (; bucket < LATENCY_BUCKETS - 1; bucket++) {
+        seen += self->count [bucket];
+        if (seen >= rank)
+            break;
+    }
+    if (bucket == LATENCY_BUCKETS - 1)
+        snprintf (text, size, "1000+");
+    else
+        snprintf (text, size, "%.2f", bucket < LATENCY_FINE ? (double) (bucket + 1) * 0.05
+                                                            : 20.0 + (double) (bucket - LATENCY_FINE + 1));
+}
+
 //  One accepted report waiting for its commit.
 typedef struct {
     zframe_t *routing;          //  the peer's routing id
@@ -106,6 +149,8 @@ struct server_t {
     uint64_t rejected [PROTO_UNAVAILABLE + 1];   //  permanent nacks by code
     uint64_t batches;           //  transactions committed with reports
     uint64_t batched;           //  reports in those transactions
+    s_latency_t acked;          //  each batch's oldest report, arrival to ack
+    s_latency_t database;       //  each batch's round trips to the database
 };
 
 //  --------------------------------------------------------------------------
@@ -828,13 +873,8 @@ static void s_wait_committers (server_t *self);
 //  report's time went, from its arrival to its ack (README, "Configuration
 //  files"). A batch retried report by report has its errors logged instead.
 static void
-s_log_batch (const s_job_t *job, int64_t answering)
+s_log_batch (const s_job_t *job, int64_t oldest, int64_t answering, int64_t now)
 {
-    int64_t oldest = job->entries [0].received_us;
-    for (size_t i = 1; i < job->count; i++)
-        if (job->entries [i].received_us < oldest)
-            oldest = job->entries [i].received_us;
-    int64_t now = zclock_usecs ();
     //  The committer's time besides the round trips: building the
     //  statements, working out the figures, recording rejects.
     int64_t work = (job->done_us - job->started_us) - job->lock_us - job->write_us;
@@ -864,8 +904,17 @@ s_finish (server_t *self, s_committer_t *committer)
         int64_t answering = zclock_usecs ();
         for (size_t i = 0; i < job->count; i++)
             s_answer_stored (self, &job->entries [i], job->items [i].status);
-        if (job->count > 0 && log_enabled (LOG_LEVEL_DEBUG))
-            s_log_batch (job, answering);
+        if (job->count > 0) {
+            int64_t oldest = job->entries [0].received_us;
+            for (size_t i = 1; i < job->count; i++)
+                if (job->entries [i].received_us < oldest)
+                    oldest = job->entries [i].received_us;
+            int64_t acked = zclock_usecs ();
+            s_latency_add (&self->acked, acked - oldest);
+            s_latency_add (&self->database, job->lock_us + job->write_us);
+            if (log_enabled (LOG_LEVEL_DEBUG))
+                s_log_batch (job, oldest, answering, acked);
+        }
     }
     else
     if (job->rc == -1) {
@@ -1028,7 +1077,8 @@ s_answer_query (server_t *self, zmsg_t *msg)
 //  --------------------------------------------------------------------------
 //  The loop
 
-//  Once a minute, one line of what happened since the last one.
+//  Every stats-interval seconds (a minute by default), one line of what
+//  happened since the last one.
 static void
 s_log_statistics (server_t *self)
 {
@@ -1044,13 +1094,27 @@ s_log_statistics (server_t *self)
         }
     if (len)
         snprintf (rejected + len, sizeof rejected - len, ")");
-    log_info ("stats: last minute: stored=%" PRIu64 " duplicates=%" PRIu64 " rejected=%" PRIu64
-              "%s unavailable=%" PRIu64 " batches=%" PRIu64 " mean_batch=%.1f db_reconnects=%d db=%s",
-              self->stored, self->duplicates, total, rejected, self->unavailable, self->batches,
-              self->batches ? (double) self->batched / (double) self->batches : 0.0,
+    //  Latencies of the batches committed whole, when there were any.
+    char latency [160] = "";
+    if (self->acked.total) {
+        char ack50 [16], ack99 [16], db50 [16], db99 [16];
+        s_latency_text (&self->acked, 50, ack50, sizeof ack50);
+        s_latency_text (&self->acked, 99, ack99, sizeof ack99);
+        s_latency_text (&self->database, 50, db50, sizeof db50);
+        s_latency_text (&self->database, 99, db99, sizeof db99);
+        snprintf (latency, sizeof latency, " ack_ms_p50=%s ack_ms_p99=%s db_ms_p50=%s db_ms_p99=%s",
+                  ack50, ack99, db50, db99);
+    }
+    log_info ("stats: last %d s: stored=%" PRIu64 " duplicates=%" PRIu64 " rejected=%" PRIu64
+              "%s unavailable=%" PRIu64 " batches=%" PRIu64 " mean_batch=%.1f%s db_reconnects=%d db=%s",
+              self->settings->stats_interval, self->stored, self->duplicates, total, rejected,
+              self->unavailable, self->batches,
+              self->batches ? (double) self->batched / (double) self->batches : 0.0, latency,
               store_take_reconnects (self->store), store_up (self->store) ? "up" : "down");
     self->stored = self->duplicates = self->unavailable = self->batches = self->batched = 0;
     memset (self->rejected, 0, sizeof self->rejected);
+    memset (&self->acked, 0, sizeof self->acked);
+    memset (&self->database, 0, sizeof self->database);
 }
 
 static void
@@ -1160,7 +1224,7 @@ server_run (server_t *self)
     if (store_ensure (self->store))
         s_read_seq (self);
     self->next_heartbeat = zclock_mono ();
-    self->next_stats = zclock_mono () + 60000;
+    self->next_stats = zclock_mono () + (int64_t) self->settings->stats_interval * 1000;
     self->db_was_up = store_up (self->store);
     while (!zsys_interrupted) {
         int64_t wait = self->next_heartbeat - zclock_mono ();
@@ -1212,7 +1276,7 @@ server_run (server_t *self)
         self->db_was_up = up;
         if (zclock_mono () >= self->next_stats) {
             s_log_statistics (self);
-            self->next_stats = zclock_mono () + 60000;
+            self->next_stats = zclock_mono () + (int64_t) self->settings->stats_interval * 1000;
         }
         if (zclock_mono () >= self->next_heartbeat) {
             s_heartbeat (self);

@@ -24,6 +24,7 @@ typedef struct {
     int batch_max;              //  most reports committed in one transaction
     int db_connections;         //  committer threads, each with its connection
     int heartbeat_ms;           //  feed heartbeat period
+    int stats_interval;         //  seconds between statistics lines
     bool allow_plaintext;       //  plaintext on non-loopback endpoints
     char *curve_secret;         //  the collector's certificate ("" = no CURVE)
     char *clients;              //  folder of client certificates

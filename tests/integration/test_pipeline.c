@@ -745,6 +745,62 @@ START_TEST (test_sighup_reload)
 }
 END_TEST
 
+//  The statistics line (every --stats-interval seconds) counts what was
+//  stored and gives p50/p99 of the batches' ack and database latency; an
+//  interval without batches has no latency to give.
+START_TEST (test_stats_line)
+{
+    const char *extra [] = { "--stats-interval", "1", NULL };
+    tt_collector_t *own = tt_collector_start (s_pg->conninfo, extra, NULL);
+    zsock_t *dealer = zsock_new_dealer (own->report_ep);
+    zsock_set_rcvtimeo (dealer, 10000);
+    for (int seq = 1; seq <= 5; seq++) {
+        proto_msg_t *report = s_report ("stats-line", seq, "220521", "2024-04-01");
+        proto_msg_add_value (report, false, "projects_new", seq);
+        s_send (dealer, report);
+        proto_msg_t *reply = s_recv (dealer);
+        ck_assert_int_eq (reply->type, PROTO_ACK);
+        proto_msg_destroy (&reply);
+        proto_msg_destroy (&report);
+    }
+    zsock_destroy (&dealer);
+    //  Lines until all 5 are counted and one more, idle, has come.
+    int stored = 0, with_latency = 0, idle = 0;
+    for (int tries = 0; tries < 100 && (stored < 5 || idle == 0); tries++) {
+        zclock_sleep (100);
+        char *log = tt_slurp (own->log_path);
+        ck_assert_ptr_nonnull (log);
+        stored = with_latency = idle = 0;
+        for (const char *at = strstr (log, "stats: last 1 s: "); at; at = strstr (at + 1, "stats: last 1 s: ")) {
+            int n = 0;
+            ck_assert_int_eq (sscanf (at, "stats: last 1 s: stored=%d", &n), 1);
+            stored += n;
+            const char *end = strchr (at, '\n');
+            const char *fields = strstr (at, " ack_ms_p50=");
+            if (fields && (!end || fields < end)) {
+                double ack50, ack99, db50, db99;
+                ck_assert_int_eq (sscanf (fields, " ack_ms_p50=%lf ack_ms_p99=%lf db_ms_p50=%lf "
+                                          "db_ms_p99=%lf", &ack50, &ack99, &db50, &db99), 4);
+                ck_assert (n > 0);
+                ck_assert (db50 > 0 && db50 <= db99 && ack50 <= ack99);
+                ck_assert_msg (ack50 >= db50 && ack99 >= db99, "a batch's ack came before its "
+                               "round trips ended: ack %.2f/%.2f, database %.2f/%.2f",
+                               ack50, ack99, db50, db99);
+                with_latency++;
+            }
+            else
+            if (n == 0)
+                idle++;
+        }
+        free (log);
+    }
+    ck_assert_int_eq (stored, 5);
+    ck_assert_int_ge (with_latency, 1);
+    ck_assert_int_ge (idle, 1);
+    ck_assert_int_eq (tt_collector_stop (&own, SIGTERM), 0);
+}
+END_TEST
+
 //  The batch goes to PostgreSQL as array literals: quotes, backslashes,
 //  commas and braces in text, the largest integers and negative ones,
 //  arrive as sent.
@@ -854,6 +910,7 @@ main (void)
     tcase_add_test (tc, test_req_peer_and_query);
     tcase_add_test (tc, test_sigterm);
     tcase_add_test (tc, test_sigterm_under_load);
+    tcase_add_test (tc, test_stats_line);
     tcase_add_test (tc, test_literals_round_trip);
     tcase_add_test (tc, test_debug_batch_line);
     tcase_add_test (tc, test_migrate_twice);
