@@ -745,17 +745,18 @@ START_TEST (test_sighup_reload)
 }
 END_TEST
 
-//  The statistics line (every --stats-interval seconds) counts what was
-//  stored and gives p50/p99 of the batches' ack and database latency; an
-//  interval without batches has no latency to give.
-START_TEST (test_stats_line)
+//  A collector of its own with extra arguments, sent `count` reports from
+//  source for region (seqs 1 .. count, projects_new = seq), one at a time so
+//  that each is a batch of its own, every one acked.
+static tt_collector_t *
+s_collector_fed (const char *const *extra, const char *source, int count, const char *region,
+                 const char *as_of)
 {
-    const char *extra [] = { "--stats-interval", "1", NULL };
     tt_collector_t *own = tt_collector_start (s_pg->conninfo, extra, NULL);
     zsock_t *dealer = zsock_new_dealer (own->report_ep);
     zsock_set_rcvtimeo (dealer, 10000);
-    for (int seq = 1; seq <= 5; seq++) {
-        proto_msg_t *report = s_report ("stats-line", seq, "220521", "2024-04-01");
+    for (int seq = 1; seq <= count; seq++) {
+        proto_msg_t *report = s_report (source, seq, region, as_of);
         proto_msg_add_value (report, false, "projects_new", seq);
         s_send (dealer, report);
         proto_msg_t *reply = s_recv (dealer);
@@ -764,6 +765,16 @@ START_TEST (test_stats_line)
         proto_msg_destroy (&report);
     }
     zsock_destroy (&dealer);
+    return own;
+}
+
+//  The statistics line (every --stats-interval seconds) counts what was
+//  stored and gives p50/p99 of the batches' ack and database latency; an
+//  interval without batches has no latency to give.
+START_TEST (test_stats_line)
+{
+    const char *extra [] = { "--stats-interval", "1", NULL };
+    tt_collector_t *own = s_collector_fed (extra, "stats-line", 5, "220521", "2024-04-01");
     //  Lines until all 5 are counted and one more, idle, has come.
     int stored = 0, with_latency = 0, idle = 0;
     for (int tries = 0; tries < 100 && (stored < 5 || idle == 0); tries++) {
@@ -842,19 +853,7 @@ END_TEST
 START_TEST (test_debug_batch_line)
 {
     const char *extra [] = { "--log-level", "debug", NULL };
-    tt_collector_t *own = tt_collector_start (s_pg->conninfo, extra, NULL);
-    zsock_t *dealer = zsock_new_dealer (own->report_ep);
-    zsock_set_rcvtimeo (dealer, 10000);
-    for (int seq = 1; seq <= 3; seq++) {
-        proto_msg_t *report = s_report ("debug-line", seq, "220502", "2025-05-01");
-        proto_msg_add_value (report, false, "projects_new", seq);
-        s_send (dealer, report);
-        proto_msg_t *reply = s_recv (dealer);     //  one at a time: a batch each
-        ck_assert_int_eq (reply->type, PROTO_ACK);
-        proto_msg_destroy (&reply);
-        proto_msg_destroy (&report);
-    }
-    zsock_destroy (&dealer);
+    tt_collector_t *own = s_collector_fed (extra, "debug-line", 3, "220502", "2025-05-01");
     //  The line is written right after the acks went out.
     for (int tries = 0; tries < 100 && tt_count_text (own->log_path, " batch: ") < 3; tries++)
         zclock_sleep (50);
