@@ -102,7 +102,7 @@ typedef struct {
     bool one_by_one;            //  rc was -2: each entry was committed alone
     char why [256];             //  rc was -1: what the connection said
     uint64_t generation;        //  the database's generation when sent
-    //  Its timeline (zclock_usecs), for the debug line of each batch
+    //  Its timeline (zclock_usecs), for the statistics and debug lines
     int64_t sent_us;            //  handed to the committer
     int64_t started_us;         //  the committer took it
     int64_t done_us;            //  the committer was done

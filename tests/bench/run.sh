@@ -19,7 +19,8 @@
 #                matches the leaf's totals to the report: ack and feed p50/p99;
 #                and, from the collector's debug line of each batch, where a
 #                batch's time went (waiting for a connection, the two round
-#                trips to PostgreSQL, hand-offs between threads);
+#                trips to PostgreSQL, the committer's own work, hand-offs
+#                between threads);
 #   4. history   N historical reports (10 values each; default 2,000,000) loaded
 #                with set-based SQL into the same tables for years 2015-2024,
 #                with current_value, region_total and region_year made
@@ -258,8 +259,9 @@ say "ack latency: p50 ${ack_p50} ms, p99 ${ack_p99} ms (target p99 <= 5 ms: $(ve
 say "feed latency: p50 ${feed_p50} ms, p99 ${feed_p99} ms (target p99 <= 10 ms: $(verdict "$feed_p99" le 10))"
 # Where a batch's time goes, by the collector's own clock (its debug line per
 # batch; the phase's batches, warm-up included): the oldest report's wait for
-# a free connection, the two round trips to PostgreSQL, the hand-offs between
-# its threads, and that report's whole stay from arrival to ack.
+# a free connection, the two round trips to PostgreSQL, the committer's own
+# work, the hand-offs between its threads, and that report's whole stay from
+# arrival to ack.
 tail -n +"$((log_from + 1))" "$tmp/collector.log" | grep ' batch: ' >"$tmp/batches-lat.log" || true
 say "collector's view of its $(wc -l <"$tmp/batches-lat.log") batches (ms, p50 / p99):" \
     "waited for a connection $(batch_pctl waited_ms <"$tmp/batches-lat.log");" \
