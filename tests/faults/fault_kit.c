@@ -2,10 +2,7 @@
 */
 #include "fault_kit.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdarg.h>
-#include <sys/socket.h>
 #include <time.h>
 
 const char *fk_counties [7] = { "220502", "220503", "220521", "220523", "220524", "220581", "220582" };
@@ -22,35 +19,6 @@ static const char *s_metrics [] = {
     "cattle_added", "cattle_households_added", "prep_completion_pct"
 };
 #define S_METRIC_COUNT (sizeof s_metrics / sizeof s_metrics [0])
-
-static int
-s_quiet_port (void)
-{
-    for (int attempt = 0; attempt < 1000; attempt++) {
-        int port = 61000 + randof (4000);
-        int fd = socket (AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
-        addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        int rc = bind (fd, (struct sockaddr *) &addr, sizeof addr);
-        close (fd);
-        if (rc == 0)
-            return port;
-    }
-    fprintf (stderr, "fault_kit: no free TCP port in 61000-64999\n");
-    abort ();
-}
-
-void
-fk_quiet_ports (tt_collector_t *ports)
-{
-    memset (ports, 0, sizeof *ports);
-    int report = s_quiet_port (), feed, query;
-    do feed = s_quiet_port (); while (feed == report);
-    do query = s_quiet_port (); while (query == report || query == feed);
-    snprintf (ports->report_ep, sizeof ports->report_ep, "tcp://127.0.0.1:%d", report);
-    snprintf (ports->feed_ep, sizeof ports->feed_ep, "tcp://127.0.0.1:%d", feed);
-    snprintf (ports->query_ep, sizeof ports->query_ep, "tcp://127.0.0.1:%d", query);
-}
 
 char *
 fk_write_csv (const char *dir, const char *name, const char *region,

@@ -18,12 +18,6 @@
 //  The seven county-level (leaf) regions of the catalog.
 extern const char *fk_counties [7];
 
-//  Fill ports with three endpoints on 127.0.0.1 at random free ports in
-//  61000-64999, above the kernel's ephemeral range (32768-60999): while our
-//  collector is down nobody else is handed them, so reporters reconnecting
-//  can only ever reach our own restart.
-void fk_quiet_ports (tt_collector_t *ports);
-
 //  Write DIR/NAME: a CSV of `count` reports for region, one per day from
 //  first_day (days since 2000-01-01), each with `metrics` values (1..4)
 //  derived from salt and the day. Returns the malloc'd path.

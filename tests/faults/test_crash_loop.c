@@ -80,7 +80,7 @@ START_TEST (test_crash_loop)
     tt_pg_t *pg = tt_pg_start ();
     ck_assert_int_eq (tt_migrate (pg->conninfo), 0);
     tt_collector_t ports;
-    fk_quiet_ports (&ports);
+    tt_quiet_ports (&ports);
     char batch [16];
     snprintf (batch, sizeof batch, "%d", BATCH_MAX);
     const char *extra [] = { "--batch-max", batch, NULL };

@@ -12,11 +12,8 @@
     the SQL checks.
     Synchronisation is by polling with a deadline, never a bare sleep.
 */
-#include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -112,33 +109,6 @@ s_wait_sql_at_least (int64_t want, int timeout_ms, const char *sql)
         nanosleep (&pause, NULL);
     }
     return value;
-}
-
-//  Three free TCP ports on 127.0.0.1 above the kernel's ephemeral range
-//  (ip_local_port_range, 32768-60999 by default): no other program's
-//  wildcard bind or outgoing connection is handed them while our collector
-//  is down, so the reporters can only ever reconnect to our own restart.
-//  Each stays bound until all three are found, so no two are the same.
-static void
-s_quiet_ports (int ports [3])
-{
-    int fds [3];
-    int found = 0;
-    for (int attempt = 0; attempt < 1000 && found < 3; attempt++) {
-        int port = 61000 + rand () % 4000;
-        int fd = socket (AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
-        addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        if (bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0) {
-            fds [found] = fd;
-            ports [found++] = port;
-        }
-        else
-            close (fd);
-    }
-    for (int i = 0; i < found; i++)
-        close (fds [i]);
-    ck_assert_msg (found == 3, "no 3 free TCP ports in 61000-64999");
 }
 
 //  Number of entries in a folder, not counting . and ..
@@ -368,12 +338,7 @@ START_TEST (test_collector_outage)
     //  sending, down for seconds, restarted on the same endpoints.
     srand ((unsigned) time (NULL) ^ (unsigned) getpid ());
     tt_collector_t ports;
-    memset (&ports, 0, sizeof ports);
-    int quiet [3];
-    s_quiet_ports (quiet);
-    snprintf (ports.report_ep, sizeof ports.report_ep, "tcp://127.0.0.1:%d", quiet [0]);
-    snprintf (ports.feed_ep, sizeof ports.feed_ep, "tcp://127.0.0.1:%d", quiet [1]);
-    snprintf (ports.query_ep, sizeof ports.query_ep, "tcp://127.0.0.1:%d", quiet [2]);
+    tt_quiet_ports (&ports);
     tt_collector_t *collector = tt_collector_start (s_pg->conninfo, NULL, &ports);
     char *dir = tt_tempdir ("outage");
     enum { REPORTERS = 4, REPORTS = 400 };

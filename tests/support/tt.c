@@ -356,6 +356,34 @@ tt_collector_start (const char *conninfo, const char *const *extra, const tt_col
     return self;
 }
 
+void
+tt_quiet_ports (tt_collector_t *ports)
+{
+    //  Each port stays bound until all three are found: no two are the same.
+    int fds [3], found [3], count = 0;
+    for (int attempt = 0; attempt < 1000 && count < 3; attempt++) {
+        int port = 61000 + rand () % 4000;
+        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+        addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        if (fd >= 0 && bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0) {
+            fds [count] = fd;
+            found [count++] = port;
+        }
+        else
+        if (fd >= 0)
+            close (fd);
+    }
+    for (int i = 0; i < count; i++)
+        close (fds [i]);
+    if (count < 3)
+        s_fail ("no 3 free TCP ports in 61000-64999");
+    memset (ports, 0, sizeof *ports);
+    snprintf (ports->report_ep, sizeof ports->report_ep, "tcp://127.0.0.1:%d", found [0]);
+    snprintf (ports->feed_ep, sizeof ports->feed_ep, "tcp://127.0.0.1:%d", found [1]);
+    snprintf (ports->query_ep, sizeof ports->query_ep, "tcp://127.0.0.1:%d", found [2]);
+}
+
 int
 tt_collector_stop (tt_collector_t **self_p, int sig)
 {

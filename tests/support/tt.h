@@ -56,6 +56,12 @@ typedef struct {
 //  instead of ephemeral ones (used to restart a collector on the same endpoints).
 tt_collector_t *tt_collector_start (const char *conninfo, const char *const *extra,
                                     const tt_collector_t *ports);
+//  Fill ports with three distinct endpoints on 127.0.0.1 at random free
+//  ports in 61000-64999, above the kernel's ephemeral range (32768-60999):
+//  while our collector is down nobody else is handed them, so reporters
+//  reconnecting can only ever reach our own restart. Aborts the test when
+//  none are free.
+void tt_quiet_ports (tt_collector_t *ports);
 //  Send sig (SIGTERM, SIGKILL...) and wait up to 10 s; returns the exit status
 //  (128+signal when killed), or -1. Frees the collector and nulls the pointer.
 int tt_collector_stop (tt_collector_t **self_p, int sig);
