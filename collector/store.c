@@ -845,11 +845,35 @@ s_pipeline (store_t *self, const s_step_t *steps, int want, const char *other)
     return kept;
 }
 
+#define S_MAX_ARRAYS 11          //  array parameters of tally_lock, the most of both
+
+//  Close the array literals bufs [0 .. count) and run the pipeline whose
+//  step `want` is the prepared statement taking them as its parameters;
+//  the round trip's time goes to *took_us. The buffers are freed.
+static PGresult *
+s_pipeline_arrays (store_t *self, s_buf_t *bufs, int count, s_step_t *steps, int want,
+                   const char *other, int64_t *took_us)
+{
+    const char *params [S_MAX_ARRAYS];
+    for (int b = 0; b < count; b++) {
+        s_buf_end (&bufs [b]);
+        params [b] = bufs [b].data;
+    }
+    steps [want].nparams = count;
+    steps [want].params = params;
+    int64_t started = zclock_usecs ();
+    PGresult *res = s_pipeline (self, steps, want, other);
+    *took_us = zclock_usecs () - started;
+    for (int b = 0; b < count; b++)
+        free (bufs [b].data);
+    return res;
+}
+
 //  tally_write with the changed rows, and COMMIT, in one round trip.
 static PGresult *
 s_write_commit (store_t *self, figures_t *figures)
 {
-    s_buf_t bufs [9] = { { 0 } };
+    s_buf_t bufs [S_MAX_ARRAYS] = { { 0 } };
     for (int b = 0; b < 9; b++)
         s_buf_start (&bufs [b]);
     int npos = figures_npos (figures);
@@ -870,27 +894,15 @@ s_write_commit (store_t *self, figures_t *figures)
         s_buf_elem (&bufs [7], *row->as_of ? row->as_of : NULL);
         s_buf_elem (&bufs [8], row->above ? "t" : "f");
     }
-    const char *params [9];
-    for (int b = 0; b < 9; b++) {
-        s_buf_end (&bufs [b]);
-        params [b] = bufs [b].data;
-    }
-    s_step_t steps [2] = {
-        { .name = S_WRITE_STMT, .nparams = 9, .params = params },
-        { .sql = "COMMIT" } };
-    int64_t started = zclock_usecs ();
-    PGresult *res = s_pipeline (self, steps, 0, "COMMIT");
-    self->write_us = zclock_usecs () - started;
-    for (int b = 0; b < 9; b++)
-        free (bufs [b].data);
-    return res;
+    s_step_t steps [2] = { { .name = S_WRITE_STMT }, { .sql = "COMMIT" } };
+    return s_pipeline_arrays (self, bufs, 9, steps, 0, "COMMIT", &self->write_us);
 }
 
 //  BEGIN and tally_lock with the batch's reports, in one round trip.
 static PGresult *
 s_begin_lock (store_t *self, store_item_t *items, size_t count)
 {
-    s_buf_t bufs [11] = { { 0 } };
+    s_buf_t bufs [S_MAX_ARRAYS] = { { 0 } };
     for (int b = 0; b < 11; b++)
         s_buf_start (&bufs [b]);
     for (size_t i = 0; i < count; i++) {
@@ -912,20 +924,8 @@ s_begin_lock (store_t *self, store_item_t *items, size_t count)
             s_buf_elem_int (&bufs [10], report->values [v].value);
         }
     }
-    const char *params [11];
-    for (int b = 0; b < 11; b++) {
-        s_buf_end (&bufs [b]);
-        params [b] = bufs [b].data;
-    }
-    s_step_t steps [2] = {
-        { .sql = "BEGIN" },
-        { .name = S_LOCK_STMT, .nparams = 11, .params = params } };
-    int64_t started = zclock_usecs ();
-    PGresult *res = s_pipeline (self, steps, 1, "BEGIN");
-    self->lock_us = zclock_usecs () - started;
-    for (int b = 0; b < 11; b++)
-        free (bufs [b].data);
-    return res;
+    s_step_t steps [2] = { { .sql = "BEGIN" }, { .name = S_LOCK_STMT } };
+    return s_pipeline_arrays (self, bufs, 11, steps, 1, "BEGIN", &self->lock_us);
 }
 
 //  Store the batch in two round trips: BEGIN with tally_lock (reports,
