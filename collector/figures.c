@@ -201,11 +201,10 @@ s_put_date (void *dest, int index, const char *text)
     return 0;
 }
 
-int
-figures_add_row (figures_t *self, const char *region, int year, const char *parent,
-                 int children, const char *name, const char *level, bool created,
-                 const char *own, const char *own_as_of, const char *own_report,
-                 const char *previous, const char *total, char *err, size_t err_size)
+//  A row with its arrays allocated and empty.
+static s_row_t *
+s_row_new (figures_t *self, const char *region, int year, const char *parent,
+           int children, const char *name, const char *level)
 {
     size_t n = (size_t) self->npos + 1;
     s_row_t *row = (s_row_t *) zmalloc (sizeof (s_row_t));
@@ -215,7 +214,6 @@ figures_add_row (figures_t *self, const char *region, int year, const char *pare
     row->pub.level = strdup (level ? level : "");
     row->pub.children = children;
     row->pub.leaf = children == 0;
-    row->pub.created = created;
     row->pub.parent = -1;
     row->parent_code = parent && *parent ? strdup (parent) : NULL;
     row->pub.has_own = (bool *) zmalloc (n * sizeof (bool));
@@ -227,7 +225,31 @@ figures_add_row (figures_t *self, const char *region, int year, const char *pare
     row->pub.has_total = (bool *) zmalloc (n * sizeof (bool));
     row->pub.total = (int64_t *) zmalloc (n * sizeof (int64_t));
     row->candidates = (s_candidate_t *) zmalloc (n * sizeof (s_candidate_t));
+    return row;
+}
 
+static void
+s_row_insert (figures_t *self, s_row_t *row)
+{
+    if (self->row_count == self->row_cap) {
+        self->row_cap = self->row_cap ? self->row_cap * 2 : 64;
+        self->rows = (s_row_t **) realloc (self->rows, self->row_cap * sizeof (s_row_t *));
+        assert (self->rows);
+    }
+    self->rows [self->row_count++] = row;
+    char key [128];
+    snprintf (key, sizeof key, "%s %d", row->pub.region, row->pub.year);
+    zhashx_update (self->row_index, key, (void *) (uintptr_t) self->row_count);
+}
+
+int
+figures_add_row (figures_t *self, const char *region, int year, const char *parent,
+                 int children, const char *name, const char *level, bool created,
+                 const char *own, const char *own_as_of, const char *own_report,
+                 const char *previous, const char *total, char *err, size_t err_size)
+{
+    s_row_t *row = s_row_new (self, region, year, parent, children, name, level);
+    row->pub.created = created;
     s_ints_t own_ints = { row->pub.has_own, row->pub.own };
     s_ints_t report_ints = { NULL, row->pub.own_report };
     s_ints_t previous_ints = { row->pub.has_previous, row->pub.previous };
@@ -247,15 +269,7 @@ figures_add_row (figures_t *self, const char *region, int year, const char *pare
         s_row_destroy (&row);
         return -1;
     }
-    if (self->row_count == self->row_cap) {
-        self->row_cap = self->row_cap ? self->row_cap * 2 : 64;
-        self->rows = (s_row_t **) realloc (self->rows, self->row_cap * sizeof (s_row_t *));
-        assert (self->rows);
-    }
-    self->rows [self->row_count++] = row;
-    char key [128];
-    snprintf (key, sizeof key, "%s %d", region, year);
-    zhashx_update (self->row_index, key, (void *) (uintptr_t) self->row_count);
+    s_row_insert (self, row);
     return 0;
 }
 
@@ -438,4 +452,124 @@ const char *
 figures_key (figures_t *self, int pos)
 {
     return pos >= 1 && pos <= self->npos ? self->keys [pos] : NULL;
+}
+
+const char *
+figures_parent_code (figures_t *self, size_t index)
+{
+    return index < self->row_count ? self->rows [index]->parent_code : NULL;
+}
+
+figures_t *
+figures_new_like (figures_t *from)
+{
+    figures_t *self = figures_new ();
+    for (int pos = 1; pos <= from->npos; pos++)
+        if (from->keys [pos])
+            figures_add_metric (self, from->keys [pos], pos, from->summed [pos]);
+    return self;
+}
+
+char *
+figures_metric_signature (figures_t *self)
+{
+    size_t size = 1;
+    for (int pos = 1; pos <= self->npos; pos++)
+        if (self->keys [pos])
+            size += strlen (self->keys [pos]) + 20;
+    char *text = (char *) zmalloc (size);
+    size_t len = 0;
+    for (int pos = 1; pos <= self->npos; pos++)
+        if (self->keys [pos])
+            len += (size_t) snprintf (text + len, size - len, "%s%s:%d:%s", len ? "," : "",
+                                      self->keys [pos], pos, self->summed [pos] ? "true" : "false");
+    return text;
+}
+
+//  A copy of row `from` (of a figures_t with the same metrics): its
+//  figures, none of a batch's working state.
+static s_row_t *
+s_row_copy (figures_t *self, const s_row_t *from)
+{
+    const figures_row_t *pub = &from->pub;
+    s_row_t *row = s_row_new (self, pub->region, pub->year, from->parent_code, pub->children,
+                              pub->name, pub->level);
+    size_t n = (size_t) self->npos + 1;
+    memcpy (row->pub.has_own, pub->has_own, n * sizeof (bool));
+    memcpy (row->pub.own, pub->own, n * sizeof (int64_t));
+    memcpy (row->pub.own_as_of, pub->own_as_of, n * FIGURES_DATE);
+    memcpy (row->pub.own_report, pub->own_report, n * sizeof (int64_t));
+    memcpy (row->pub.has_previous, pub->has_previous, n * sizeof (bool));
+    memcpy (row->pub.previous, pub->previous, n * sizeof (int64_t));
+    memcpy (row->pub.has_total, pub->has_total, n * sizeof (bool));
+    memcpy (row->pub.total, pub->total, n * sizeof (int64_t));
+    row->pub.version = pub->version;
+    return row;
+}
+
+int
+figures_copy_branch (figures_t *self, figures_t *from, const char *region, int year)
+{
+    if (self->npos != from->npos)
+        return -1;
+    const char *code = region;
+    size_t steps = 0;                   //  a cycle in the catalog ends here
+    while (code && steps++ <= from->row_count) {
+        if (s_find_row (self, code, year) >= 0)
+            return 0;                   //  here already, and so is everything above it
+        int number = s_find_row (from, code, year);
+        if (number < 0)
+            return -1;
+        s_row_insert (self, s_row_copy (self, from->rows [number]));
+        code = from->rows [number]->parent_code;
+    }
+    return code ? -1 : 0;
+}
+
+void
+figures_forget (figures_t *self, const char *region, int year)
+{
+    int number = s_find_row (self, region, year);
+    if (number < 0)
+        return;
+    char key [128];
+    snprintf (key, sizeof key, "%s %d", region, year);
+    zhashx_delete (self->row_index, key);
+    s_row_destroy (&self->rows [number]);
+    //  The last row takes its place.
+    size_t last = self->row_count - 1;
+    if ((size_t) number != last) {
+        self->rows [number] = self->rows [last];
+        snprintf (key, sizeof key, "%s %d", self->rows [number]->pub.region,
+                  self->rows [number]->pub.year);
+        zhashx_update (self->row_index, key, (void *) (uintptr_t) (number + 1));
+    }
+    self->row_count--;
+    self->last_found = -1;
+}
+
+int
+figures_keep (figures_t *self, figures_t *batch, const char *region, int year, int64_t version)
+{
+    int number = s_find_row (batch, region, year);
+    if (number < 0 || self->npos != batch->npos)
+        return -1;
+    figures_forget (self, region, year);
+    s_row_t *row = s_row_copy (self, batch->rows [number]);
+    row->pub.version = version;
+    s_row_insert (self, row);
+    return 0;
+}
+
+void
+figures_map_reports (figures_t *self, int64_t base, const int64_t *ids, size_t count)
+{
+    for (size_t i = 0; i < self->row_count; i++) {
+        figures_row_t *fig = &self->rows [i]->pub;
+        for (int pos = 1; pos <= self->npos; pos++)
+            if (fig->has_own [pos] && fig->own_report [pos] >= base) {
+                int64_t at = fig->own_report [pos] - base - 1;
+                fig->own_report [pos] = at >= 0 && (size_t) at < count ? ids [at] : 0;
+            }
+    }
 }

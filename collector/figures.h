@@ -48,6 +48,7 @@ typedef struct {
                                 //  created row: its `reported` (children with a
                                 //  row) is recounted
     char as_of [FIGURES_DATE];  //  newest winning as_of here or below ("" none)
+    int64_t version;            //  region_year.version, when the caller knows it (0 not)
 } figures_row_t;
 
 figures_t *figures_new (void);
@@ -85,5 +86,29 @@ const figures_row_t *figures_find (figures_t *self, const char *region, int year
 //  them, and the key at a position (NULL when none).
 const int *figures_by_key (figures_t *self, size_t *count);
 const char *figures_key (figures_t *self, int pos);
+//  The parent's region code of a row, or NULL at the top.
+const char *figures_parent_code (figures_t *self, size_t index);
+
+//  Figures kept from batch to batch (the store's rows as last written):
+
+//  An empty figures_t with the metrics of `from`.
+figures_t *figures_new_like (figures_t *from);
+//  The metrics as "key:pos:true,key:pos:false,..." in position order (true:
+//  summed), as tally_apply() compares them. Freshly allocated.
+char *figures_metric_signature (figures_t *self);
+//  Copy the row of region and year from `from`, and each row above it, as
+//  they are there (nothing changed, no candidates); rows already here are
+//  left alone. Returns 0, or -1 when `from` lacks one of them.
+int figures_copy_branch (figures_t *self, figures_t *from, const char *region, int year);
+//  Put a copy of batch's row of region and year here with `version`,
+//  replacing the row of the same region and year. Returns 0, or -1 when
+//  batch has no such row.
+int figures_keep (figures_t *self, figures_t *batch, const char *region, int year,
+                  int64_t version);
+//  Drop the row of region and year, if here.
+void figures_forget (figures_t *self, const char *region, int year);
+//  Replace every own_report at or above `base` by ids [own_report - base - 1]
+//  (ids of count reports; one out of range becomes 0).
+void figures_map_reports (figures_t *self, int64_t base, const int64_t *ids, size_t count);
 
 #endif

@@ -106,8 +106,7 @@ typedef struct {
     int64_t sent_us;            //  handed to the committer
     int64_t started_us;         //  the committer took it
     int64_t done_us;            //  the committer was done
-    int64_t lock_us;            //  round trips: BEGIN + tally_lock,
-    int64_t write_us;           //  and tally_write + COMMIT
+    store_timing_t timing;      //  its round trips
 } s_job_t;
 
 //  A thread with its own database connection that commits jobs.
@@ -148,6 +147,8 @@ struct server_t {
     uint64_t unavailable;       //  reports answered `unavailable`
     uint64_t rejected [PROTO_UNAVAILABLE + 1];   //  permanent nacks by code
     uint64_t batches;           //  transactions committed with reports
+    uint64_t one_trip;          //  of them, in one round trip (tally_apply)
+    uint64_t refused;           //  batches tally_apply refused (rows not as known)
     uint64_t batched;           //  reports in those transactions
     s_latency_t acked;          //  each batch's oldest report, arrival to ack
     s_latency_t database;       //  each batch's round trips to the database
@@ -274,7 +275,7 @@ s_commit_job (store_t *store, s_job_t *job)
     job->started_us = zclock_usecs ();
     job->rc = store_commit (store, job->items, job->count, job->rejects, job->totals);
     job->done_us = zclock_usecs ();
-    store_last_round_trips (store, &job->lock_us, &job->write_us);
+    store_last_timing (store, &job->timing);
     if (job->rc == -1)
         snprintf (job->why, sizeof job->why, "%s", store_last_error (store));
     if (job->rc == 0 || job->rc == -1)
@@ -877,11 +878,13 @@ s_log_batch (const s_job_t *job, int64_t oldest, int64_t answering, int64_t now)
 {
     //  The committer's time besides the round trips: building the
     //  statements, working out the figures, recording rejects.
-    int64_t work = (job->done_us - job->started_us) - job->lock_us - job->write_us;
-    log_debug ("batch: reports=%zu waited_ms=%.2f lock_ms=%.2f write_ms=%.2f work_ms=%.2f "
-               "handoff_ms=%.2f acked_ms=%.2f", job->count, (double) (job->sent_us - oldest) / 1000.0,
-               (double) job->lock_us / 1000.0, (double) job->write_us / 1000.0,
-               (double) work / 1000.0,
+    const store_timing_t *t = &job->timing;
+    int64_t work = (job->done_us - job->started_us) - t->apply_us - t->lock_us - t->write_us;
+    log_debug ("batch: reports=%zu trips=%d refused=%d waited_ms=%.2f apply_ms=%.2f lock_ms=%.2f write_ms=%.2f "
+               "work_ms=%.2f handoff_ms=%.2f acked_ms=%.2f", job->count, t->trips,
+               t->missed ? 1 : 0, (double) (job->sent_us - oldest) / 1000.0,
+               (double) t->apply_us / 1000.0, (double) t->lock_us / 1000.0,
+               (double) t->write_us / 1000.0, (double) work / 1000.0,
                (double) ((job->started_us - job->sent_us) + (answering - job->done_us)) / 1000.0,
                (double) (now - oldest) / 1000.0);
 }
@@ -895,7 +898,9 @@ s_finish (server_t *self, s_committer_t *committer)
         if (job->count > 0) {
             self->batches++;
             self->batched += job->count;
+            self->one_trip += job->timing.trips == 1;
         }
+        self->refused += job->timing.missed;
         if (self->rejects_dropped) {
             log_info ("server: rejected reports are recorded again (%zu were not kept)",
                        self->rejects_dropped);
@@ -911,7 +916,8 @@ s_finish (server_t *self, s_committer_t *committer)
                     oldest = job->entries [i].received_us;
             int64_t acked = zclock_usecs ();
             s_latency_add (&self->acked, acked - oldest);
-            s_latency_add (&self->database, job->lock_us + job->write_us);
+            s_latency_add (&self->database,
+                           job->timing.apply_us + job->timing.lock_us + job->timing.write_us);
             if (log_enabled (LOG_LEVEL_DEBUG))
                 s_log_batch (job, oldest, answering, acked);
         }
@@ -1106,12 +1112,15 @@ s_log_statistics (server_t *self)
                   ack50, ack99, db50, db99);
     }
     log_info ("stats: last %d s: stored=%" PRIu64 " duplicates=%" PRIu64 " rejected=%" PRIu64
-              "%s unavailable=%" PRIu64 " batches=%" PRIu64 " mean_batch=%.1f%s db_reconnects=%d db=%s",
+              "%s unavailable=%" PRIu64 " batches=%" PRIu64 " mean_batch=%.1f one_trip=%" PRIu64
+              " refused=%" PRIu64 "%s db_reconnects=%d db=%s",
               self->settings->stats_interval, self->stored, self->duplicates, total, rejected,
               self->unavailable, self->batches,
-              self->batches ? (double) self->batched / (double) self->batches : 0.0, latency,
+              self->batches ? (double) self->batched / (double) self->batches : 0.0,
+              self->one_trip, self->refused, latency,
               store_take_reconnects (self->store), store_up (self->store) ? "up" : "down");
     self->stored = self->duplicates = self->unavailable = self->batches = self->batched = 0;
+    self->one_trip = self->refused = 0;
     memset (self->rejected, 0, sizeof self->rejected);
     memset (&self->acked, 0, sizeof self->acked);
     memset (&self->database, 0, sizeof self->database);

@@ -5,6 +5,11 @@
     quoted, which is how a whole batch reaches tally_lock() and its changes
     tally_write() in one call each; BEGIN goes with the first and COMMIT
     with the second (libpq's pipeline mode), two round trips a batch.
+    The store keeps the rows it wrote last (`known`, with their versions):
+    a batch whose rows it knows is worked out first and goes with BEGIN and
+    COMMIT in one call of tally_apply(), one round trip, which checks that
+    the rows are still as known (deploy/migrations/011) and else stores
+    nothing; the batch then takes the two round trips.
     Connection state is explicit: UP, or DOWN with the time of the next
     attempt; the outage is logged when it starts and when it ends.
 */
@@ -14,6 +19,7 @@
 
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <stdatomic.h>
 
 #define BACKOFF_MIN_MS   250
 #define BACKOFF_MAX_MS   30000
@@ -33,9 +39,29 @@ struct store_t {
     bool quiet;                 //  leave outage and connection messages to another store
     char last_error [256];      //  why the connection was last dropped
     catalog_t *catalog;         //  last catalog loaded
-    int64_t lock_us;            //  the last batch's round trips (zclock_usecs)
-    int64_t write_us;
+    store_timing_t timing;      //  the last batch's
+    figures_t *known;           //  rows as this store last wrote them, or NULL
+    int64_t known_commits;      //  s_commits after this store's last commit
+    int refusals;               //  tally_apply's refusals in a row
+    int skip;                   //  batches to store in two round trips before trying again
 };
+
+//  Over every store of the process: batches being stored now, and commits.
+//  A store tries a batch in one call only when no other store has committed
+//  since its own last commit and none is storing now; else the rows it
+//  knows are likely out of date and the try would cost a round trip.
+static atomic_int s_storing;
+static atomic_llong s_commits;
+
+//  Refused twice in a row (another collector writes the same rows), a store
+//  stops trying for 2, 4, ... up to this many batches.
+#define S_SKIP_MAX 64
+//  The most rows a store keeps (about 2 KB each); past it they are dropped.
+#define S_KNOWN_MAX 2048
+//  tally_apply's stand-in for the id of the batch's report i (1-based): 2^62 + i.
+#define S_PSEUDO_ID ((int64_t) 1 << 62)
+//  What tally_apply raises when the rows are not as the store knows them.
+#define S_STALE_STATE "TL001"
 
 //  A growable text buffer for array literals.
 typedef struct {
@@ -236,6 +262,7 @@ store_destroy (store_t **self_p)
         if (self->conn)
             PQfinish (self->conn);
         catalog_destroy (&self->catalog);
+        figures_destroy (&self->known);
         free (self->conninfo);
         free (self);
         *self_p = NULL;
@@ -261,6 +288,7 @@ s_mark_down (store_t *self, const char *why)
         PQfinish (self->conn);
         self->conn = NULL;
     }
+    figures_destroy (&self->known);
     snprintf (self->last_error, sizeof self->last_error, "%s", why);
     int64_t now = zclock_mono ();
     if (self->state == STORE_UP || self->down_since == 0) {
@@ -355,11 +383,12 @@ store_reload_catalog (store_t *self)
     }
     catalog_destroy (&self->catalog);
     self->catalog = catalog;
+    figures_destroy (&self->known);
     return 0;
 }
 
 //  The oldest schema (deploy/migrations) this collector works with.
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 11
 
 //  The statements of a batch, prepared on each new connection.
 #define S_LOCK_STMT "tally_lock"
@@ -371,6 +400,14 @@ store_reload_catalog (store_t *self)
 #define S_WRITE_SQL \
     "SELECT * FROM tally_write ($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], " \
     "$6::text[], $7::text[], $8::date[], $9::bool[])"
+#define S_APPLY_STMT "tally_apply"
+#define S_APPLY_SQL \
+    "SELECT * FROM tally_apply (" \
+    "$1::text[], $2::bigint[], $3::text[], $4::date[], $5::text[], $6::bigint[], " \
+    "$7::text[], $8::text[], $9::int[], $10::text[], $11::bigint[], " \
+    "$12::text[], $13::int[], $14::bigint[], $15::text[], $16::int[], $17::text[], $18::text[], " \
+    "$19::bool[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::date[], " \
+    "$26::text)"
 
 static bool
 s_prepare (store_t *self, const char *name, const char *sql, int params)
@@ -423,7 +460,8 @@ store_ensure (store_t *self)
         return false;
     }
     //  An older schema would prepare but not behave: 009's tally_lock says
-    //  which rows a batch created, and `reported` is recounted only there.
+    //  which rows a batch created, and `reported` is recounted only there;
+    //  011 brings tally_apply.
     PGresult *res = s_exec (self, "SELECT coalesce (max (version), 0) FROM schema_migration");
     int64_t version = PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1
                     ? strtoll (PQgetvalue (res, 0, 0), NULL, 10) : -1;
@@ -443,7 +481,8 @@ store_ensure (store_t *self)
     //  The statements of every batch are planned once per connection:
     //  planning them each time cost 0.8 ms a batch, a fifth of a small one.
     if (!s_prepare (self, S_LOCK_STMT, S_LOCK_SQL, 11)
-    ||  !s_prepare (self, S_WRITE_STMT, S_WRITE_SQL, 9)) {
+    ||  !s_prepare (self, S_WRITE_STMT, S_WRITE_SQL, 9)
+    ||  !s_prepare (self, S_APPLY_STMT, S_APPLY_SQL, 26)) {
         catalog_destroy (&catalog);
         return false;
     }
@@ -603,25 +642,40 @@ static int
     s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
               zlistx_t *conflicts, zlistx_t *totals);
 
+static int s_apply (store_t *self, store_item_t *items, size_t count, zlistx_t *totals);
+
 int
 store_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects, zlistx_t *totals)
 {
-    self->lock_us = self->write_us = 0;
+    memset (&self->timing, 0, sizeof self->timing);
     if (!store_ensure (self))
         return -1;
-    //  Conflicts found now are recorded in this same transaction, or not at all.
-    zlistx_t *conflicts = zlistx_new ();
-    zlistx_set_destructor (conflicts, (zlistx_destructor_fn *) store_reject_destroy);
-    int rc = s_commit (self, items, count, rejects, conflicts, totals);
-    zlistx_destroy (&conflicts);
+    atomic_fetch_add (&s_storing, 1);
+    int rc = 1;
+    if (count > 0 && zlistx_size (rejects) == 0 && self->known
+    &&  atomic_load (&s_storing) == 1 && atomic_load (&s_commits) == self->known_commits) {
+        if (self->skip > 0)
+            self->skip--;
+        else
+            rc = s_apply (self, items, count, totals);
+    }
+    if (rc == 1) {
+        //  Conflicts found now are recorded in this same transaction, or not at all.
+        zlistx_t *conflicts = zlistx_new ();
+        zlistx_set_destructor (conflicts, (zlistx_destructor_fn *) store_reject_destroy);
+        rc = s_commit (self, items, count, rejects, conflicts, totals);
+        zlistx_destroy (&conflicts);
+    }
+    if (rc == 0)
+        self->known_commits = atomic_fetch_add (&s_commits, 1) + 1;
+    atomic_fetch_sub (&s_storing, 1);
     return rc;
 }
 
 void
-store_last_round_trips (store_t *self, int64_t *lock_us, int64_t *write_us)
+store_last_timing (store_t *self, store_timing_t *timing)
 {
-    *lock_us = self->lock_us;
-    *write_us = self->write_us;
+    *timing = self->timing;
 }
 
 //  Append one array literal of the figures at positions 1 .. npos, as an
@@ -738,6 +792,8 @@ s_totals_written (PGresult *res, figures_t *figures, zlistx_t *totals)
     size_t metrics;
     const int *by_key = figures_by_key (figures, &metrics);
     for (int row = 0; row < PQntuples (res); row++) {
+        if (PQgetisnull (res, row, 0))
+            continue;           //  tally_apply's rows of reports
         const figures_row_t *fig = figures_find (figures, PQgetvalue (res, row, 0),
                                                  (int) strtol (PQgetvalue (res, row, 1), NULL, 10));
         if (!fig)
@@ -771,24 +827,28 @@ typedef struct {
     const char *sql;            //  when name is NULL
     int nparams;
     const char *const *params;
+    const char *tag;            //  the command tag it must answer ("BEGIN",
+                                //  "COMMIT": a COMMIT of a failed transaction
+                                //  says ROLLBACK), unless its result is wanted
 } s_step_t;
 
-//  Run two statements in one round trip (libpq's pipeline mode, one Sync at
-//  the end; inside a transaction the Sync commits nothing). Every result is
-//  read, up to the Sync. Returns the result of step `want` (0 or 1) when
-//  both succeeded and the other one's command tag is `other` ("BEGIN",
-//  "COMMIT": a COMMIT of a failed transaction says ROLLBACK), else the first
-//  failure; a statement whose result never came is a failure too
-//  (PQmakeEmptyPGresult carries the connection's message): a COMMIT whose
-//  result is missing may not have happened.
+#define S_MAX_STEPS 3
+
+//  Run statements in one round trip (libpq's pipeline mode, one Sync at the
+//  end; inside a transaction the Sync commits nothing). Every result is
+//  read, up to the Sync. Returns the result of step `want` when all
+//  succeeded and the others answered their tags, else the first failure; a
+//  statement whose result never came is a failure too (PQmakeEmptyPGresult
+//  carries the connection's message): a COMMIT whose result is missing may
+//  not have happened.
 static PGresult *
-s_pipeline (store_t *self, const s_step_t *steps, int want, const char *other)
+s_pipeline (store_t *self, const s_step_t *steps, int count, int want)
 {
     PGconn *conn = self->conn;
     if (!PQenterPipelineMode (conn))
         return PQmakeEmptyPGresult (conn, PGRES_FATAL_ERROR);
     bool sent = true;
-    for (int i = 0; i < 2 && sent; i++)
+    for (int i = 0; i < count && sent; i++)
         sent = steps [i].name
              ? PQsendQueryPrepared (conn, steps [i].name, steps [i].nparams, steps [i].params,
                                     NULL, NULL, 0)
@@ -796,10 +856,10 @@ s_pipeline (store_t *self, const s_step_t *steps, int want, const char *other)
     sent = sent && PQpipelineSync (conn);
     PGresult *kept = NULL, *failure = NULL;
     int answered = 0;
-    bool other_ok = false;
+    const char *untold = NULL;      //  a tag that did not come
     //  Each statement's results end with a NULL; the Sync's result ends the
     //  pipeline. A broken connection ends it early.
-    for (int step = 0; sent && step < 2; step++) {
+    for (int step = 0; sent && step < count; step++) {
         PGresult *res = PQgetResult (conn);
         if (!res)
             break;
@@ -810,8 +870,8 @@ s_pipeline (store_t *self, const s_step_t *steps, int want, const char *other)
         if (!failure && step == want)
             kept = res;
         else {
-            if (!failure)
-                other_ok = streq (PQcmdStatus (res), other);
+            if (!failure && !untold && !streq (PQcmdStatus (res), steps [step].tag))
+                untold = steps [step].tag;
             PQclear (res);
         }
         while ((res = PQgetResult (conn)))
@@ -831,11 +891,11 @@ s_pipeline (store_t *self, const s_step_t *steps, int want, const char *other)
         s_mark_down (self, "a pipeline did not end");
         return NULL;
     }
-    if (!failure && answered < 2)
+    if (!failure && answered < count)
         failure = PQmakeEmptyPGresult (conn, PGRES_FATAL_ERROR);
     else
-    if (!failure && !other_ok) {
-        log_error ("store: %s did not happen in a batch's pipeline", other);
+    if (!failure && untold) {
+        log_error ("store: %s did not happen in a batch's pipeline", untold);
         failure = PQmakeEmptyPGresult (conn, PGRES_FATAL_ERROR);
     }
     if (failure) {
@@ -845,28 +905,48 @@ s_pipeline (store_t *self, const s_step_t *steps, int want, const char *other)
     return kept;
 }
 
-#define S_MAX_ARRAYS 11          //  array parameters of tally_lock, the most of both
+#define S_MAX_ARRAYS 25          //  array parameters of tally_apply, the most of all
 
 //  Close the array literals bufs [0 .. count) and run the pipeline whose
-//  step `want` is the prepared statement taking them as its parameters;
-//  the round trip's time goes to *took_us. The buffers are freed.
+//  step `want` is the prepared statement taking them as its parameters,
+//  and `last` after them when not NULL; the round trip's time goes to
+//  *took_us. The buffers are freed.
 static PGresult *
-s_pipeline_arrays (store_t *self, s_buf_t *bufs, int count, s_step_t *steps, int want,
-                   const char *other, int64_t *took_us)
+s_pipeline_arrays (store_t *self, s_buf_t *bufs, int count, const char *last,
+                   s_step_t *steps, int nsteps, int want, int64_t *took_us)
 {
-    const char *params [S_MAX_ARRAYS];
+    const char *params [S_MAX_ARRAYS + 1];
     for (int b = 0; b < count; b++) {
         s_buf_end (&bufs [b]);
         params [b] = bufs [b].data;
     }
-    steps [want].nparams = count;
+    if (last)
+        params [count] = last;
+    steps [want].nparams = count + (last ? 1 : 0);
     steps [want].params = params;
     int64_t started = zclock_usecs ();
-    PGresult *res = s_pipeline (self, steps, want, other);
+    PGresult *res = s_pipeline (self, steps, nsteps, want);
     *took_us = zclock_usecs () - started;
     for (int b = 0; b < count; b++)
         free (bufs [b].data);
     return res;
+}
+
+//  A changed row's figures as tally_write and tally_apply take them: own,
+//  own_as_of, own_report, own_previous (NULL when no own figure won),
+//  total, and as_of, into bufs [0 .. 6).
+static void
+s_buf_row (s_buf_t *bufs, const figures_row_t *row, int npos)
+{
+    bool own = row->own_changed;
+    s_buf_figures (&bufs [0], npos, own ? row->has_own : NULL, row->own, NULL);
+    s_buf_figures (&bufs [1], npos, own ? row->has_own : NULL, NULL, row->own_as_of);
+    s_buf_figures (&bufs [2], npos, own ? row->has_own : NULL, row->own_report, NULL);
+    s_buf_figures (&bufs [3], npos, own ? row->has_previous : NULL, row->previous, NULL);
+    s_buf_figures (&bufs [4], npos, row->has_total, row->total, NULL);
+    //  A row written only because one below it was created has no new
+    //  as_of: NULL keeps its own.
+    s_buf_elem (&bufs [5], *row->as_of ? row->as_of : NULL);
 }
 
 //  tally_write with the changed rows, and COMMIT, in one round trip.
@@ -881,30 +961,20 @@ s_write_commit (store_t *self, figures_t *figures)
         const figures_row_t *row = figures_row (figures, i);
         if (!row->changed)
             continue;
-        bool own = row->own_changed;
         s_buf_elem (&bufs [0], row->region);
         s_buf_elem_int (&bufs [1], row->year);
-        s_buf_figures (&bufs [2], npos, own ? row->has_own : NULL, row->own, NULL);
-        s_buf_figures (&bufs [3], npos, own ? row->has_own : NULL, NULL, row->own_as_of);
-        s_buf_figures (&bufs [4], npos, own ? row->has_own : NULL, row->own_report, NULL);
-        s_buf_figures (&bufs [5], npos, own ? row->has_previous : NULL, row->previous, NULL);
-        s_buf_figures (&bufs [6], npos, row->has_total, row->total, NULL);
-        //  A row written only because one below it was created has no new
-        //  as_of: NULL keeps its own.
-        s_buf_elem (&bufs [7], *row->as_of ? row->as_of : NULL);
+        s_buf_row (bufs + 2, row, npos);
         s_buf_elem (&bufs [8], row->above ? "t" : "f");
     }
-    s_step_t steps [2] = { { .name = S_WRITE_STMT }, { .sql = "COMMIT" } };
-    return s_pipeline_arrays (self, bufs, 9, steps, 0, "COMMIT", &self->write_us);
+    s_step_t steps [2] = { { .name = S_WRITE_STMT }, { .sql = "COMMIT", .tag = "COMMIT" } };
+    return s_pipeline_arrays (self, bufs, 9, NULL, steps, 2, 0, &self->timing.write_us);
 }
 
-//  BEGIN and tally_lock with the batch's reports, in one round trip.
-static PGresult *
-s_begin_lock (store_t *self, store_item_t *items, size_t count)
+//  The batch's reports and values as tally_lock and tally_apply take them,
+//  into bufs [0 .. 11).
+static void
+s_buf_reports (s_buf_t *bufs, store_item_t *items, size_t count)
 {
-    s_buf_t bufs [S_MAX_ARRAYS] = { { 0 } };
-    for (int b = 0; b < 11; b++)
-        s_buf_start (&bufs [b]);
     for (size_t i = 0; i < count; i++) {
         const proto_msg_t *report = items [i].report;
         s_buf_elem (&bufs [0], report->source);
@@ -924,8 +994,156 @@ s_begin_lock (store_t *self, store_item_t *items, size_t count)
             s_buf_elem_int (&bufs [10], report->values [v].value);
         }
     }
-    s_step_t steps [2] = { { .sql = "BEGIN" }, { .name = S_LOCK_STMT } };
-    return s_pipeline_arrays (self, bufs, 11, steps, 1, "BEGIN", &self->lock_us);
+}
+
+//  BEGIN and tally_lock with the batch's reports, in one round trip.
+static PGresult *
+s_begin_lock (store_t *self, store_item_t *items, size_t count)
+{
+    s_buf_t bufs [S_MAX_ARRAYS] = { { 0 } };
+    for (int b = 0; b < 11; b++)
+        s_buf_start (&bufs [b]);
+    s_buf_reports (bufs, items, count);
+    s_step_t steps [2] = { { .sql = "BEGIN", .tag = "BEGIN" }, { .name = S_LOCK_STMT } };
+    return s_pipeline_arrays (self, bufs, 11, NULL, steps, 2, 1, &self->timing.lock_us);
+}
+
+//  After a commit: the rows written (the reply's region, year and, in
+//  column 4, version) are known as figures has them now.
+static void
+s_remember (store_t *self, PGresult *res, figures_t *figures)
+{
+    for (int row = 0; row < PQntuples (res); row++)
+        if (!PQgetisnull (res, row, 0))
+            figures_keep (self->known, figures, PQgetvalue (res, row, 0),
+                          (int) strtol (PQgetvalue (res, row, 1), NULL, 10),
+                          strtoll (PQgetvalue (res, row, 4), NULL, 10));
+}
+
+//  After the two round trips: the rows written are known as written; the
+//  rows locked but not written are forgotten (their versions were not
+//  read). Known rows of other metrics, or too many, are dropped first.
+static void
+s_learn (store_t *self, PGresult *res, figures_t *figures)
+{
+    if (figures_row_count (figures) == 0)
+        return;                 //  only resends: nothing locked, nothing written
+    if (self->known) {
+        char *was = figures_metric_signature (self->known);
+        char *now = figures_metric_signature (figures);
+        if (!streq (was, now) || figures_row_count (self->known) >= S_KNOWN_MAX)
+            figures_destroy (&self->known);
+        free (was);
+        free (now);
+    }
+    if (!self->known)
+        self->known = figures_new_like (figures);
+    for (size_t i = 0; i < figures_row_count (figures); i++) {
+        const figures_row_t *row = figures_row (figures, i);
+        if (!row->changed)
+            figures_forget (self->known, row->region, row->year);
+    }
+    s_remember (self, res, figures);
+}
+
+//  The batch in one round trip when every row it touches is known (each
+//  report's region and year once: two reports of one row would need the
+//  order of their ids): its figures worked out from the known rows go with
+//  the reports to tally_apply, between BEGIN and COMMIT. Returns 0 when
+//  committed; 1 when the batch must take the two round trips (a row not
+//  known, or not as known: nothing stored); -1 or -2 as store_commit.
+static int
+s_apply (store_t *self, store_item_t *items, size_t count, zlistx_t *totals)
+{
+    figures_t *figures = figures_new_like (self->known);
+    char err [300];
+    bool known = true;
+    for (size_t i = 0; i < count && known; i++) {
+        const proto_msg_t *report = items [i].report;
+        int year = (int) strtol (report->as_of, NULL, 10);
+        known = !figures_find (figures, report->region, year)
+             && figures_copy_branch (figures, self->known, report->region, year) == 0;
+    }
+    for (size_t i = 0; i < count && known; i++) {
+        const proto_msg_t *report = items [i].report;
+        int year = (int) strtol (report->as_of, NULL, 10);
+        for (size_t v = 0; v < report->value_count && known; v++)
+            known = figures_offer (figures, report->region, year, report->as_of,
+                                   S_PSEUDO_ID + (int64_t) i + 1, report->values [v].key,
+                                   report->values [v].value, err, sizeof err) == 0;
+    }
+    //  A figure beyond bigint is the two round trips' to report.
+    if (!known || figures_merge (figures, err, sizeof err)) {
+        figures_destroy (&figures);
+        return 1;
+    }
+    s_buf_t bufs [S_MAX_ARRAYS] = { { 0 } };
+    for (int b = 0; b < 25; b++)
+        s_buf_start (&bufs [b]);
+    s_buf_reports (bufs, items, count);
+    s_buf_t *w = bufs + 11;
+    int npos = figures_npos (figures);
+    for (size_t r = 0; r < figures_row_count (figures); r++) {
+        const figures_row_t *row = figures_row (figures, r);
+        s_buf_elem (&w [0], row->region);
+        s_buf_elem_int (&w [1], row->year);
+        s_buf_elem_int (&w [2], row->version);
+        s_buf_elem (&w [3], figures_parent_code (figures, r));
+        s_buf_elem_int (&w [4], row->children);
+        s_buf_elem (&w [5], row->name);
+        s_buf_elem (&w [6], row->level);
+        s_buf_elem (&w [7], row->changed ? "t" : "f");
+        if (row->changed)
+            s_buf_row (w + 8, row, npos);
+        else
+            for (int b = 8; b < 14; b++)
+                s_buf_elem (&w [b], NULL);
+    }
+    char *metrics = figures_metric_signature (figures);
+    s_step_t steps [3] = { { .sql = "BEGIN", .tag = "BEGIN" }, { .name = S_APPLY_STMT },
+                           { .sql = "COMMIT", .tag = "COMMIT" } };
+    PGresult *res = s_pipeline_arrays (self, bufs, 25, metrics, steps, 3, 1, &self->timing.apply_us);
+    free (metrics);
+    if (!self->conn) {
+        figures_destroy (&figures);
+        return -1;              //  marked down: the pipeline did not end
+    }
+    if (!s_ok (res)) {
+        const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
+        if (state && streq (state, S_STALE_STATE) && !s_session_over (self->conn, res)) {
+            //  Nothing was stored; the two round trips bring the rows up to date.
+            PQclear (res);
+            if (PQtransactionStatus (self->conn) != PQTRANS_IDLE)
+                s_run (self, "ROLLBACK");
+            figures_destroy (&figures);
+            self->timing.missed = true;
+            self->refusals++;
+            if (self->refusals >= 2)
+                self->skip = self->refusals - 1 >= 6 ? S_SKIP_MAX : 1 << (self->refusals - 1);
+            return 1;
+        }
+        figures_destroy (&figures);
+        return s_failed (self, res, "storing a batch in one call");
+    }
+    //  Committed: every report is stored (tally_apply refuses a batch
+    //  otherwise), and its id takes the place of its stand-in.
+    int64_t *ids = (int64_t *) zmalloc (count * sizeof (int64_t));
+    for (int row = 0; row < PQntuples (res); row++) {
+        long idx = PQgetisnull (res, row, 6) ? 0 : strtol (PQgetvalue (res, row, 6), NULL, 10);
+        if (idx >= 1 && (size_t) idx <= count)
+            ids [idx - 1] = strtoll (PQgetvalue (res, row, 7), NULL, 10);
+    }
+    for (size_t i = 0; i < count; i++)
+        items [i].status = STORE_STORED;
+    figures_map_reports (figures, S_PSEUDO_ID, ids, count);
+    free (ids);
+    s_totals_written (res, figures, totals);
+    s_remember (self, res, figures);
+    PQclear (res);
+    figures_destroy (&figures);
+    self->timing.trips = 1;
+    self->refusals = 0;
+    return 0;
 }
 
 //  Store the batch in two round trips: BEGIN with tally_lock (reports,
@@ -992,9 +1210,11 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
         return s_failed (self, res, "writing and committing a batch");
     }
     s_totals_written (res, figures, totals);
+    s_learn (self, res, figures);
     figures_destroy (&figures);
     PQclear (res);
     zlistx_purge (rejects);
+    self->timing.trips = 2;
     return 0;
 }
 

@@ -6,7 +6,9 @@
     transaction together with the rejected reports waiting to be recorded:
     tally_lock() stores the reports and locks the rows they change,
     figures.c works out the new figures and totals, tally_write() writes
-    them (deploy/migrations/008 and 009). The totals messages are built from
+    them (deploy/migrations/008 and 009). When the store knows every row a
+    batch touches (as it wrote them last), it works out the figures first
+    and tally_apply() checks, stores and writes in one round trip (011). The totals messages are built from
     what was written, so what the feed publishes is exactly what was
     committed. When the database is unreachable the store says so at once
     (the caller answers `unavailable`), reconnects with back-off, and logs
@@ -96,11 +98,17 @@ int store_reload_catalog (store_t *self);
 int store_commit (store_t *self, store_item_t *items, size_t count,
                   zlistx_t *rejects, zlistx_t *totals);
 
-//  How long the last batch's two round trips to the database took, in
-//  microseconds, from sending the statements to their last result: BEGIN
-//  with tally_lock, and tally_write with COMMIT (0 when the last
-//  store_commit did not get that far).
-void store_last_round_trips (store_t *self, int64_t *lock_us, int64_t *write_us);
+//  How the last batch went to the database (store_commit): its round
+//  trips in microseconds, from sending the statements to their last result.
+typedef struct {
+    int trips;                  //  1: in one call of tally_apply, 2: tally_lock and
+                                //  tally_write, 0: neither got that far
+    bool missed;                //  tally_apply was tried and refused it first
+    int64_t apply_us;           //  BEGIN, tally_apply and COMMIT (tried or done)
+    int64_t lock_us;            //  BEGIN with tally_lock
+    int64_t write_us;           //  tally_write with COMMIT
+} store_timing_t;
+void store_last_timing (store_t *self, store_timing_t *timing);
 
 //  Totals of every region whose code starts with prefix, for year (0: the
 //  newest year with data), consistent with *seq: every feed message with a

@@ -259,14 +259,21 @@ say "ack latency: p50 ${ack_p50} ms, p99 ${ack_p99} ms (target p99 <= 5 ms: $(ve
 say "feed latency: p50 ${feed_p50} ms, p99 ${feed_p99} ms (target p99 <= 10 ms: $(verdict "$feed_p99" le 10))"
 # Where a batch's time goes, by the collector's own clock (its debug line per
 # batch; the phase's batches, warm-up included): the oldest report's wait for
-# a free connection, the two round trips to PostgreSQL, the committer's own
-# work, the hand-offs between its threads, and that report's whole stay from
-# arrival to ack.
+# a free connection, the round trips to PostgreSQL (one, BEGIN + tally_apply
+# + COMMIT, for a batch whose rows the collector knows; else BEGIN +
+# tally_lock, then tally_write + COMMIT), the committer's own work, the
+# hand-offs between its threads, and that report's whole stay from arrival
+# to ack.
 tail -n +"$((log_from + 1))" "$tmp/collector.log" | grep ' batch: ' >"$tmp/batches-lat.log" || true
+grep ' trips=1 ' "$tmp/batches-lat.log" >"$tmp/batches-one.log" || true
+grep ' trips=2 ' "$tmp/batches-lat.log" >"$tmp/batches-two.log" || true
 say "collector's view of its $(wc -l <"$tmp/batches-lat.log") batches (ms, p50 / p99):" \
     "waited for a connection $(batch_pctl waited_ms <"$tmp/batches-lat.log");" \
-    "BEGIN + tally_lock $(batch_pctl lock_ms <"$tmp/batches-lat.log");" \
-    "tally_write + COMMIT $(batch_pctl write_ms <"$tmp/batches-lat.log");" \
+    "in one round trip: $(wc -l <"$tmp/batches-one.log") batches" \
+    "($(grep -c ' refused=1 ' "$tmp/batches-lat.log" || true) refused first)," \
+    "BEGIN + tally_apply + COMMIT $(batch_pctl apply_ms <"$tmp/batches-one.log");" \
+    "in two: $(wc -l <"$tmp/batches-two.log") batches, BEGIN + tally_lock $(batch_pctl lock_ms <"$tmp/batches-two.log")," \
+    "tally_write + COMMIT $(batch_pctl write_ms <"$tmp/batches-two.log");" \
     "the committer's own work $(batch_pctl work_ms <"$tmp/batches-lat.log");" \
     "thread hand-offs $(batch_pctl handoff_ms <"$tmp/batches-lat.log");" \
     "oldest report, arrival to ack $(batch_pctl acked_ms <"$tmp/batches-lat.log");" \

@@ -292,6 +292,70 @@ START_TEST (test_figures_older_and_ties)
 }
 END_TEST
 
+//  The rows a store keeps from batch to batch: a branch copied from them
+//  is worked on apart (the kept rows do not change), the rows written are
+//  kept with their versions, a forgotten row is gone and the others are
+//  still found, and the batch's stand-in report ids become the real ones.
+START_TEST (test_figures_kept)
+{
+    figures_t *batch = s_figures ("{10,NULL}", "{2022-02-20,NULL}", "{5,NULL}", "{10,NULL}");
+    figures_t *known = figures_new_like (batch);
+    char *signature = figures_metric_signature (known);
+    ck_assert_str_eq (signature, "projects_planned:1:true,prep_completion_pct:2:false");
+    free (signature);
+    for (size_t i = 0; i < figures_row_count (batch); i++)
+        ck_assert_int_eq (figures_keep (known, batch, figures_row (batch, i)->region, 2022,
+                                        100 + (int64_t) i), 0);
+    ck_assert_int_eq (figures_keep (known, batch, "220502", 2021, 1), -1);
+    figures_destroy (&batch);
+    ck_assert_int_eq (figures_row_count (known), 4);
+
+    figures_t *work = figures_new_like (known);
+    ck_assert_int_eq (figures_copy_branch (work, known, "220502", 2022), 0);
+    ck_assert_int_eq (figures_row_count (work), 3);          //  the county, city, province
+    ck_assert_int_eq (figures_copy_branch (work, known, "220503", 2022), 0);
+    ck_assert_int_eq (figures_row_count (work), 4);          //  its parents were there
+    ck_assert_int_eq (figures_copy_branch (work, known, "220502", 2021), -1);
+    const int64_t stand_in = (int64_t) 1 << 62;
+    char err [200];
+    ck_assert_int_eq (figures_offer (work, "220502", 2022, "2022-02-28", stand_in + 2,
+                                     "projects_planned", 12, err, sizeof err), 0);
+    ck_assert_int_eq (figures_merge (work, err, sizeof err), 0);
+    ck_assert_int_eq (s_row (work, "2205")->total [1], 12);
+    ck_assert_int_eq (s_row (work, "2205")->version, 101);
+    ck_assert_str_eq (figures_parent_code (work, 0), "2205");
+    //  The kept rows are as they were.
+    ck_assert_int_eq (s_row (known, "2205")->total [1], 10);
+    ck_assert_int_eq (s_row (known, "220502")->own_report [1], 5);
+
+    int64_t ids [2] = { 41, 42 };
+    figures_map_reports (work, stand_in, ids, 2);
+    ck_assert_int_eq (s_row (work, "220502")->own_report [1], 42);
+    ck_assert_int_eq (figures_keep (known, work, "220502", 2022, 200), 0);
+    ck_assert_int_eq (figures_keep (known, work, "2205", 2022, 201), 0);
+    ck_assert_int_eq (figures_row_count (known), 4);
+    const figures_row_t *county = figures_find (known, "220502", 2022);
+    ck_assert (county && county->version == 200 && county->own [1] == 12 && county->own_report [1] == 42);
+    ck_assert (!county->changed && !county->own_changed);
+    ck_assert_int_eq (figures_find (known, "2205", 2022)->total [1], 12);
+
+    //  Forgetting a row moves the last one into its place: all still found.
+    figures_forget (known, "22", 2022);
+    figures_forget (known, "22", 2022);
+    ck_assert_int_eq (figures_row_count (known), 3);
+    ck_assert_ptr_null (figures_find (known, "22", 2022));
+    ck_assert_ptr_nonnull (figures_find (known, "220503", 2022));
+    ck_assert_ptr_nonnull (figures_find (known, "220502", 2022));
+    ck_assert_ptr_nonnull (figures_find (known, "2205", 2022));
+    //  Without the province the branch is incomplete.
+    figures_t *again = figures_new_like (known);
+    ck_assert_int_eq (figures_copy_branch (again, known, "220503", 2022), -1);
+    figures_destroy (&again);
+    figures_destroy (&work);
+    figures_destroy (&known);
+}
+END_TEST
+
 START_TEST (test_figures_created)
 {
     //  The batch created 220503's row (a report with no values): it is
@@ -390,6 +454,7 @@ main (void)
     tcase_add_test (tc, test_figures_roll_up);
     tcase_add_test (tc, test_figures_older_and_ties);
     tcase_add_test (tc, test_figures_created);
+    tcase_add_test (tc, test_figures_kept);
     tcase_add_test (tc, test_figures_bad_input);
     suite_add_tcase (suite, tc);
     SRunner *runner = srunner_create (suite);
