@@ -18,7 +18,7 @@ typedef struct {
 typedef struct {
     figures_row_t pub;
     char *parent_code;          //  NULL at the top
-    s_candidate_t *candidates;  //  by position
+    s_candidate_t *candidates;  //  by position (NULL until a value is offered)
 } s_row_t;
 
 typedef struct {
@@ -224,8 +224,7 @@ s_row_new (figures_t *self, const char *region, int year, const char *parent,
     row->pub.previous = (int64_t *) zmalloc (n * sizeof (int64_t));
     row->pub.has_total = (bool *) zmalloc (n * sizeof (bool));
     row->pub.total = (int64_t *) zmalloc (n * sizeof (int64_t));
-    row->candidates = (s_candidate_t *) zmalloc (n * sizeof (s_candidate_t));
-    return row;
+    return row;                 //  candidates come with the first value offered
 }
 
 static void
@@ -304,6 +303,8 @@ figures_offer (figures_t *self, const char *region, int year, const char *as_of,
                   !row ? "its region and year were" : !known ? "its metric was" : "its as_of was");
         return -1;
     }
+    if (!row->candidates)
+        row->candidates = (s_candidate_t *) zmalloc (((size_t) self->npos + 1) * sizeof (s_candidate_t));
     s_candidate_t *candidate = &row->candidates [known->pos];
     int newer = candidate->set ? strcmp (as_of, candidate->as_of) : 1;
     if (newer > 0 || (newer == 0 && report_id > candidate->report)) {
@@ -352,7 +353,7 @@ figures_merge (figures_t *self, char *err, size_t err_size)
     for (size_t i = 0; i < self->row_count; i++) {
         s_row_t *row = self->rows [i];
         figures_row_t *fig = &row->pub;
-        for (int pos = 1; pos <= self->npos; pos++) {
+        for (int pos = 1; row->candidates && pos <= self->npos; pos++) {
             s_candidate_t *candidate = &row->candidates [pos];
             if (!candidate->set)
                 continue;

@@ -38,16 +38,12 @@ LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
     stored_id    bigint[];      -- the reports' ids, in batch order
+    metrics_ok   bool;          -- the metrics are as the collector knows them
     matched      int;           -- rows locked that are as the collector knows them
     pseudo       constant bigint := 4611686018427387904;   -- 2^62
 BEGIN
-    IF p_metrics IS DISTINCT FROM
-       (SELECT string_agg (m.key || ':' || m.pos || ':' || (m.rollup = 'sum'), ',' ORDER BY m.pos)
-          FROM metric m) THEN
-        RAISE EXCEPTION 'tally_apply: the metrics changed' USING ERRCODE = 'TL001';
-    END IF;
-
-    -- The reports, in (source, seq) order, as tally_lock stores them.
+    -- The reports, in (source, seq) order, as tally_lock stores them. (Few
+    -- statements: each costs its own executor start and end.)
     WITH inp AS (
         SELECT u.i::int AS i, u.s, u.q, u.r, u.a, u.n, u.t, u.pe, u.k
           FROM unnest (p_source, p_seq, p_region, p_as_of, p_note, p_sent_at, p_peer, p_key)
@@ -64,20 +60,21 @@ BEGIN
         SELECT st.id, v.m, v.val
           FROM unnest (v_idx, v_metric, v_value) AS v (vi, m, val)
           JOIN st ON st.i = v.vi)
-    SELECT array_agg (st.id ORDER BY st.i) INTO stored_id FROM st;
+    SELECT (SELECT array_agg (st.id ORDER BY st.i) FROM st),
+           (SELECT string_agg (m.key || ':' || m.pos || ':' || (m.rollup = 'sum'), ',' ORDER BY m.pos)
+              FROM metric m) IS NOT DISTINCT FROM p_metrics
+      INTO stored_id, metrics_ok;
+    IF NOT metrics_ok THEN
+        RAISE EXCEPTION 'tally_apply: the metrics changed' USING ERRCODE = 'TL001';
+    END IF;
     IF coalesce (cardinality (stored_id), 0) < cardinality (p_source) THEN
         RAISE EXCEPTION 'tally_apply: a report was stored before' USING ERRCODE = 'TL001';
     END IF;
 
     -- The rows the collector sent, locked in key order, compared with what
-    -- it knows. Every report's row is among them, and each row's parent: so
-    -- when each parent is as known, they are the reports' rows and all
-    -- their ancestors.
-    IF EXISTS (SELECT 1 FROM unnest (p_region, p_as_of) AS p (r, a)
-                WHERE NOT (p.r, extract (year FROM p.a)::int) IN
-                          (SELECT * FROM unnest (w_region, w_year))) THEN
-        RAISE EXCEPTION 'tally_apply: a report''s row was not sent' USING ERRCODE = 'TL001';
-    END IF;
+    -- it knows. Every report's row must be among them (else none counts),
+    -- and each row's parent: so when each parent is as known, they are the
+    -- reports' rows and all their ancestors.
     SELECT count (*) INTO matched
       FROM (SELECT ry.region, ry.year, ry.version, r.parent, r.name, r.level,
                    (SELECT count (*)::int FROM region ch WHERE ch.parent = ry.region) AS children
@@ -91,18 +88,17 @@ BEGIN
         ON w.r = l.region AND w.y = l.year
      WHERE w.v = l.version AND w.p IS NOT DISTINCT FROM l.parent AND w.c = l.children
        AND w.n = l.name AND w.lv = l.level
-       AND (w.p IS NULL OR (w.p, w.y) IN (SELECT * FROM unnest (w_region, w_year)));
+       AND (w.p IS NULL OR (w.p, w.y) IN (SELECT * FROM unnest (w_region, w_year)))
+       AND NOT EXISTS (SELECT 1 FROM unnest (p_region, p_as_of) AS p (r, a)
+                        WHERE NOT (p.r, extract (year FROM p.a)::int) IN
+                                  (SELECT * FROM unnest (w_region, w_year)));
     IF matched <> cardinality (w_region) THEN
         RAISE EXCEPTION 'tally_apply: % of % rows are as the collector knows them',
               matched, cardinality (w_region) USING ERRCODE = 'TL001';
     END IF;
 
-    RETURN QUERY
-    SELECT NULL::text, NULL::int, NULL::date, NULL::int, NULL::bigint, NULL::bigint, s.i::int, s.id
-      FROM unnest (stored_id) WITH ORDINALITY AS s (id, i);
-
-    -- The changed rows, as tally_write writes them (no row is created here,
-    -- so no `reported` changes).
+    -- The reports' ids, and the changed rows as tally_write writes them (no
+    -- row is created here, so no `reported` changes).
     RETURN QUERY
     WITH done AS (
     UPDATE region_year ry
@@ -122,8 +118,11 @@ BEGIN
      WHERE ry.region = x.r AND ry.year = x.y AND x.wr
     RETURNING ry.region, ry.year, ry.as_of, ry.reported, ry.version,
               (extract (epoch FROM ry.updated_at) * 1000)::bigint AS updated_at_ms)
-    SELECT d.region, d.year, d.as_of, d.reported, d.version, d.updated_at_ms, NULL::int, NULL::bigint
-      FROM done d ORDER BY d.version;
+    SELECT NULL::text, NULL::int, NULL::date, NULL::int, NULL::bigint, NULL::bigint, s.i::int, s.id
+      FROM unnest (stored_id) WITH ORDINALITY AS s (id, i)
+    UNION ALL
+    (SELECT d.region, d.year, d.as_of, d.reported, d.version, d.updated_at_ms, NULL::int, NULL::bigint
+       FROM done d ORDER BY d.version);
 END;
 $$;
 
