@@ -56,7 +56,12 @@ static atomic_llong s_commits;
 //  Refused twice in a row (another collector writes the same rows), a store
 //  stops trying for 2, 4, ... up to this many batches.
 #define S_SKIP_MAX 64
-//  The most rows a store keeps (about 2 KB each); past it they are dropped.
+//  The most reports of a batch tried in one round trip. Larger batches come
+//  under load, when the round trips are a small part of their time: they
+//  take the two, and the store forgets its rows rather than keep them up
+//  to date (copying a few hundred rows a batch).
+#define S_APPLY_MAX 32
+//  The most rows a store keeps (about 1.2 KB each); past it they are dropped.
 #define S_KNOWN_MAX 2048
 //  tally_apply's stand-in for the id of the batch's report i (1-based): 2^62 + i.
 #define S_PSEUDO_ID ((int64_t) 1 << 62)
@@ -652,7 +657,7 @@ store_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *reject
         return -1;
     atomic_fetch_add (&s_storing, 1);
     int rc = 1;
-    if (count > 0 && zlistx_size (rejects) == 0 && self->known
+    if (count > 0 && count <= S_APPLY_MAX && zlistx_size (rejects) == 0 && self->known
     &&  atomic_load (&s_storing) == 1 && atomic_load (&s_commits) == self->known_commits) {
         if (self->skip > 0)
             self->skip--;
@@ -1022,12 +1027,17 @@ s_remember (store_t *self, PGresult *res, figures_t *figures)
 
 //  After the two round trips: the rows written are known as written; the
 //  rows locked but not written are forgotten (their versions were not
-//  read). Known rows of other metrics, or too many, are dropped first.
+//  read). Known rows of other metrics, or too many, are dropped first; after
+//  a batch of more than S_APPLY_MAX reports, all of them.
 static void
-s_learn (store_t *self, PGresult *res, figures_t *figures)
+s_learn (store_t *self, PGresult *res, figures_t *figures, size_t count)
 {
     if (figures_row_count (figures) == 0)
         return;                 //  only resends: nothing locked, nothing written
+    if (count > S_APPLY_MAX) {
+        figures_destroy (&self->known);
+        return;
+    }
     if (self->known) {
         char *was = figures_metric_signature (self->known);
         char *now = figures_metric_signature (figures);
@@ -1210,7 +1220,7 @@ s_commit (store_t *self, store_item_t *items, size_t count, zlistx_t *rejects,
         return s_failed (self, res, "writing and committing a batch");
     }
     s_totals_written (res, figures, totals);
-    s_learn (self, res, figures);
+    s_learn (self, res, figures, count);
     figures_destroy (&figures);
     PQclear (res);
     zlistx_purge (rejects);
