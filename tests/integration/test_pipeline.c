@@ -769,23 +769,29 @@ s_collector_fed (const char *const *extra, const char *source, int count, const 
 }
 
 //  The statistics line (every --stats-interval seconds) counts what was
-//  stored and gives p50/p99 of the batches' ack and database latency; an
-//  interval without batches has no latency to give.
+//  stored and the batches stored in one round trip (all but the first of
+//  these five), and gives p50/p99 of the batches' ack and database latency;
+//  an interval without batches has no latency to give.
 START_TEST (test_stats_line)
 {
     const char *extra [] = { "--stats-interval", "1", NULL };
     tt_collector_t *own = s_collector_fed (extra, "stats-line", 5, "220521", "2024-04-01");
     //  Lines until all 5 are counted and one more, idle, has come.
-    int stored = 0, with_latency = 0, idle = 0;
+    int stored = 0, with_latency = 0, idle = 0, one_trip = 0, refused = 0;
     for (int tries = 0; tries < 100 && (stored < 5 || idle == 0); tries++) {
         zclock_sleep (100);
         char *log = tt_slurp (own->log_path);
         ck_assert_ptr_nonnull (log);
-        stored = with_latency = idle = 0;
+        stored = with_latency = idle = one_trip = refused = 0;
         for (const char *at = strstr (log, "stats: last 1 s: "); at; at = strstr (at + 1, "stats: last 1 s: ")) {
-            int n = 0;
+            int n = 0, one = 0, no = 0;
             ck_assert_int_eq (sscanf (at, "stats: last 1 s: stored=%d", &n), 1);
             stored += n;
+            const char *trips = strstr (at, " one_trip=");
+            ck_assert_ptr_nonnull (trips);
+            ck_assert_int_eq (sscanf (trips, " one_trip=%d refused=%d", &one, &no), 2);
+            one_trip += one;
+            refused += no;
             const char *end = strchr (at, '\n');
             const char *fields = strstr (at, " ack_ms_p50=");
             if (fields && (!end || fields < end)) {
@@ -806,6 +812,8 @@ START_TEST (test_stats_line)
         free (log);
     }
     ck_assert_int_eq (stored, 5);
+    ck_assert_int_eq (one_trip, 4);
+    ck_assert_int_eq (refused, 0);
     ck_assert_int_ge (with_latency, 1);
     ck_assert_int_ge (idle, 1);
     ck_assert_int_eq (tt_collector_stop (&own, SIGTERM), 0);
