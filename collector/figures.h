@@ -102,7 +102,7 @@ char *figures_metric_signature (figures_t *self);
 int figures_copy_branch (figures_t *self, figures_t *from, const char *region, int year);
 //  Put a copy of batch's row of region and year here with `version`,
 //  replacing the row of the same region and year. Returns 0, or -1 when
-//  batch has no such row.
+//  batch has no such row or other metrics.
 int figures_keep (figures_t *self, figures_t *batch, const char *region, int year,
                   int64_t version);
 //  Drop the row of region and year, if here.

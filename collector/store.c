@@ -38,6 +38,7 @@ struct store_t {
     int reconnects;             //  reconnections since store_take_reconnects
     bool quiet;                 //  leave outage and connection messages to another store
     char last_error [256];      //  why the connection was last dropped
+    char apply_error [256];     //  tally_apply's last unexpected error, logged once
     catalog_t *catalog;         //  last catalog loaded
     store_timing_t timing;      //  the last batch's
     figures_t *known;           //  rows as this store last wrote them, or NULL
@@ -65,8 +66,10 @@ static atomic_llong s_commits;
 #define S_KNOWN_MAX 2048
 //  tally_apply's stand-in for the id of the batch's report i (1-based): 2^62 + i.
 #define S_PSEUDO_ID ((int64_t) 1 << 62)
-//  What tally_apply raises when the rows are not as the store knows them.
+//  What tally_apply raises when the rows or the catalog are not as the store
+//  knows them, and when a report of the batch was stored before.
 #define S_STALE_STATE "TL001"
+#define S_RESENT_STATE "TL002"
 
 //  A growable text buffer for array literals.
 typedef struct {
@@ -245,6 +248,7 @@ store_mark_down (store_t *self, const char *why)
             PQfinish (self->conn);
             self->conn = NULL;
         }
+        figures_destroy (&self->known);
         self->state = STORE_DOWN;
         self->next_attempt = 0;
         return;
@@ -446,6 +450,9 @@ store_ensure (store_t *self)
         return false;
 
     char err [256];
+    //  A new connection may reach another server (after a failover, a
+    //  restore): no row is known from before.
+    figures_destroy (&self->known);
     self->conn = PQconnectdb (self->conninfo);
     if (PQstatus (self->conn) != CONNECTION_OK) {
         s_mark_down (self, s_pq_error (self->conn, err, sizeof err));
@@ -837,8 +844,6 @@ typedef struct {
                                 //  says ROLLBACK), unless its result is wanted
 } s_step_t;
 
-#define S_MAX_STEPS 3
-
 //  Run statements in one round trip (libpq's pipeline mode, one Sync at the
 //  end; inside a transaction the Sync commits nothing). Every result is
 //  read, up to the Sync. Returns the result of step `want` when all
@@ -1119,21 +1124,39 @@ s_apply (store_t *self, store_item_t *items, size_t count, zlistx_t *totals)
         return -1;              //  marked down: the pipeline did not end
     }
     if (!s_ok (res)) {
+        figures_destroy (&figures);
+        if (s_session_over (self->conn, res))
+            return s_failed (self, res, "storing a batch in one call");
+        //  Nothing was stored: the two round trips store the batch, and
+        //  bring the rows up to date. A resend says nothing about them; a
+        //  row or the catalog changed, or any other error, counts towards
+        //  the back-off, and an unexpected error is logged (once while it
+        //  repeats), since the two round trips may well succeed without it.
         const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
-        if (state && streq (state, S_STALE_STATE) && !s_session_over (self->conn, res)) {
-            //  Nothing was stored; the two round trips bring the rows up to date.
-            PQclear (res);
-            if (PQtransactionStatus (self->conn) != PQTRANS_IDLE)
-                s_run (self, "ROLLBACK");
-            figures_destroy (&figures);
-            self->timing.missed = true;
+        bool stale = state && streq (state, S_STALE_STATE);
+        bool resent = state && streq (state, S_RESENT_STATE);
+        if (!stale && !resent) {
+            char err [256];
+            snprintf (err, sizeof err, "%s", *PQresultErrorMessage (res)
+                                             ? PQresultErrorMessage (res) : "no result");
+            char *nl = strchr (err, '\n');
+            if (nl)
+                *nl = 0;
+            if (!streq (err, self->apply_error))
+                log_error ("store: tally_apply failed (%s); storing batches in two round trips "
+                           "meanwhile", err);
+            snprintf (self->apply_error, sizeof self->apply_error, "%s", err);
+        }
+        PQclear (res);
+        if (PQtransactionStatus (self->conn) != PQTRANS_IDLE)
+            s_run (self, "ROLLBACK");
+        self->timing.missed = true;
+        if (!resent) {
             self->refusals++;
             if (self->refusals >= 2)
                 self->skip = self->refusals - 1 >= 6 ? S_SKIP_MAX : 1 << (self->refusals - 1);
-            return 1;
         }
-        figures_destroy (&figures);
-        return s_failed (self, res, "storing a batch in one call");
+        return 1;
     }
     //  Committed: every report is stored (tally_apply refuses a batch
     //  otherwise), and its id takes the place of its stand-in.
@@ -1153,6 +1176,10 @@ s_apply (store_t *self, store_item_t *items, size_t count, zlistx_t *totals)
     figures_destroy (&figures);
     self->timing.trips = 1;
     self->refusals = 0;
+    if (*self->apply_error) {
+        log_info ("store: tally_apply works again");
+        *self->apply_error = 0;
+    }
     return 0;
 }
 

@@ -17,9 +17,10 @@
 -- reports' rows and all their ancestors), and the metrics with the same
 -- positions and rules. Then it writes the changed rows as
 -- tally_write() does. If anything differs (another collector wrote a row,
--- the catalog changed, a report was stored before), it raises SQLSTATE
--- TL001 and the whole transaction is rolled back: the collector then stores
--- the batch through tally_lock() and tally_write() as before.
+-- the catalog changed) it raises SQLSTATE TL001, and TL002 when a report of
+-- the batch was stored before; the whole transaction is rolled back and the
+-- collector stores the batch through tally_lock() and tally_write() as
+-- before.
 --
 -- An own_report element of 2^62 + i stands for the report at position i of
 -- the batch, whose id the collector cannot know before it is stored.
@@ -68,7 +69,7 @@ BEGIN
         RAISE EXCEPTION 'tally_apply: the metrics changed' USING ERRCODE = 'TL001';
     END IF;
     IF coalesce (cardinality (stored_id), 0) < cardinality (p_source) THEN
-        RAISE EXCEPTION 'tally_apply: a report was stored before' USING ERRCODE = 'TL001';
+        RAISE EXCEPTION 'tally_apply: a report was stored before' USING ERRCODE = 'TL002';
     END IF;
 
     -- The rows the collector sent, locked in key order, compared with what
@@ -130,4 +131,4 @@ COMMENT ON FUNCTION tally_apply (text[], bigint[], text[], date[], text[], bigin
                                  int[], text[], bigint[], text[], int[], bigint[], text[],
                                  int[], text[], text[], bool[], text[], text[], text[], text[],
                                  text[], date[], text)
-    IS 'The collector''s one-call batch: stores the reports and writes the figures it worked out from the rows it knows, or raises SQLSTATE TL001 (nothing stored) when a row, the catalog or a report is not as it knows them.';
+    IS 'The collector''s one-call batch: stores the reports and writes the figures it worked out from the rows it knows, or raises SQLSTATE TL001 (a row or the catalog is not as it knows them) or TL002 (a report was stored before), storing nothing.';

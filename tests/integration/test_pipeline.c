@@ -889,9 +889,10 @@ s_one_batch (tt_collector_t *own, zsock_t *dealer, int64_t seq, const char *regi
 
 //  A batch goes in one round trip when the collector knows its rows as it
 //  wrote them; when they changed behind its back (another writer, a
-//  renamed region, a resend of a stored report) tally_apply refuses it,
-//  nothing is stored twice, and the two round trips store it exactly.
-//  Refused twice in a row, the collector waits before trying again.
+//  renamed region), when a report was stored before, or when tally_apply
+//  fails otherwise, nothing is stored twice and the two round trips store
+//  the batch exactly. Refused twice in a row for changed rows, the
+//  collector waits before trying again.
 START_TEST (test_one_trip_refused_when_rows_changed)
 {
     const char *extra [] = { "--log-level", "debug", NULL };
@@ -899,58 +900,79 @@ START_TEST (test_one_trip_refused_when_rows_changed)
     zsock_t *dealer = zsock_new_dealer (own->report_ep);
     zsock_set_rcvtimeo (dealer, 10000);
     char status [32];
-    int trips [16], refused [16];
+    int trips [32], refused [32];
 
-    s_one_batch (own, dealer, 1, "220502", "2019-03-01", 10, status);
-    s_one_batch (own, dealer, 2, "220502", "2019-03-08", 12, status);
+    //  Another writer: tally_ingest for 220521, as another collector would
+    //  store it, changing the city's and the province's rows too.
+    const char *other = "SELECT * FROM tally_ingest (ARRAY ['other-writer'], ARRAY [%d::bigint], "
+                        "ARRAY ['220521'], ARRAY ['2019-03-0%d'::date], ARRAY [NULL::text], "
+                        "ARRAY [NULL::bigint], ARRAY [NULL::text], ARRAY [NULL::text], ARRAY [1], "
+                        "ARRAY ['projects_new'], ARRAY [%d::bigint])";
+    char sql [600];
+    s_one_batch (own, dealer, 1, "220502", "2019-03-01", 101, status);
+    s_one_batch (own, dealer, 2, "220502", "2019-03-08", 102, status);
     ck_assert_str_eq (status, "stored");
-    //  Another writer (tally_ingest, as another collector would) changes
-    //  the city's and the province's rows: the next batch is refused, the
-    //  one after is not.
-    ck_assert_int_eq (tt_sql_exec (s_pg->conninfo,
-        "SELECT * FROM tally_ingest (ARRAY ['other-writer'], ARRAY [1::bigint], ARRAY ['220521'], "
-        "ARRAY ['2019-03-02'::date], ARRAY [NULL::text], ARRAY [NULL::bigint], ARRAY [NULL::text], "
-        "ARRAY [NULL::text], ARRAY [1], ARRAY ['projects_new'], ARRAY [5::bigint])"), 0);
-    s_one_batch (own, dealer, 3, "220502", "2019-03-15", 15, status);
+    //  The rows changed behind its back: refused, then not.
+    snprintf (sql, sizeof sql, other, 1, 2, 5);
+    ck_assert_int_eq (tt_sql_exec (s_pg->conninfo, sql), 0);
+    s_one_batch (own, dealer, 3, "220502", "2019-03-15", 103, status);
     ck_assert_str_eq (status, "stored");
-    s_one_batch (own, dealer, 4, "220502", "2019-03-22", 16, status);
+    s_one_batch (own, dealer, 4, "220502", "2019-03-22", 104, status);
     //  The city renamed: the same.
     ck_assert_int_eq (tt_sql_exec (s_pg->conninfo,
         "UPDATE region SET name = '通化市 (renamed)' WHERE code = '220500'"), 0);
-    s_one_batch (own, dealer, 5, "220502", "2019-03-29", 17, status);
-    s_one_batch (own, dealer, 6, "220502", "2019-04-05", 18, status);
-    //  A report stored before: refused, then a duplicate. Refused twice in
-    //  a row, the collector stops trying for two batches.
+    s_one_batch (own, dealer, 5, "220502", "2019-03-29", 105, status);
+    s_one_batch (own, dealer, 6, "220502", "2019-04-05", 106, status);
+    //  A report stored before: refused, then a duplicate; resends do not
+    //  make the collector stop trying.
     for (int twice = 0; twice < 2; twice++) {
-        s_one_batch (own, dealer, 6, "220502", "2019-04-05", 18, status);
+        s_one_batch (own, dealer, 6, "220502", "2019-04-05", 106, status);
         ck_assert_str_eq (status, "duplicate");
     }
-    s_one_batch (own, dealer, 7, "220502", "2019-04-12", 19, status);
-    s_one_batch (own, dealer, 8, "220502", "2019-04-19", 20, status);
-    s_one_batch (own, dealer, 9, "220502", "2019-04-26", 21, status);
+    s_one_batch (own, dealer, 7, "220502", "2019-04-12", 107, status);
+    //  Refused twice in a row for changed rows, it stops trying for two
+    //  batches.
+    snprintf (sql, sizeof sql, other, 2, 3, 6);
+    ck_assert_int_eq (tt_sql_exec (s_pg->conninfo, sql), 0);
+    s_one_batch (own, dealer, 8, "220502", "2019-04-19", 108, status);
+    snprintf (sql, sizeof sql, other, 3, 4, 7);
+    ck_assert_int_eq (tt_sql_exec (s_pg->conninfo, sql), 0);
+    s_one_batch (own, dealer, 9, "220502", "2019-04-26", 109, status);
+    s_one_batch (own, dealer, 10, "220502", "2019-05-03", 110, status);
+    s_one_batch (own, dealer, 11, "220502", "2019-05-10", 111, status);
+    s_one_batch (own, dealer, 12, "220502", "2019-05-17", 112, status);
+    //  tally_apply failing otherwise: the batch is stored in two round
+    //  trips, the error logged once, and its end.
+    ck_assert_int_eq (tt_sql_exec (s_pg->conninfo, "ALTER FUNCTION tally_apply RENAME TO tally_apply_away"), 0);
+    s_one_batch (own, dealer, 13, "220502", "2019-05-24", 113, status);
+    ck_assert_str_eq (status, "stored");
+    ck_assert_int_eq (tt_sql_exec (s_pg->conninfo, "ALTER FUNCTION tally_apply_away RENAME TO tally_apply"), 0);
+    s_one_batch (own, dealer, 14, "220502", "2019-05-31", 114, status);
     ck_assert_int_eq (tt_sql_exec (s_pg->conninfo,
         "UPDATE region SET name = '通化市' WHERE code = '220500'"), 0);
+    ck_assert_int_eq (tt_count_text (own->log_path, "tally_apply failed"), 1);
+    ck_assert_int_eq (tt_count_text (own->log_path, "tally_apply works again"), 1);
 
-    ck_assert_int_eq (s_batch_trips (own->log_path, trips, refused, 16), 11);
-    int want_trips [11] = { 2, 1, 2, 1, 2, 1, 2, 2, 2, 2, 1 };
-    int want_refused [11] = { 0, 0, 1, 0, 1, 0, 1, 1, 0, 0, 0 };
-    for (int i = 0; i < 11; i++) {
+    ck_assert_int_eq (s_batch_trips (own->log_path, trips, refused, 32), 16);
+    int want_trips [16] = { 2, 1, 2, 1, 2, 1, 2, 2, 1, 2, 2, 2, 2, 1, 2, 1 };
+    int want_refused [16] = { 0, 0, 1, 0, 1, 0, 1, 1, 0, 1, 1, 0, 0, 0, 1, 0 };
+    for (int i = 0; i < 16; i++) {
         ck_assert_msg (trips [i] == want_trips [i] && refused [i] == want_refused [i],
                        "batch %d: trips=%d refused=%d, expected trips=%d refused=%d", i + 1,
                        trips [i], refused [i], want_trips [i], want_refused [i]);
     }
     //  Each report once, and the roll-up exact.
-    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = 'one-trip'"), 9);
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = 'one-trip'"), 14);
     ck_assert_int_eq (s_sql_int ("SELECT value FROM region_total WHERE region = '220500' "
-                                 "AND metric = 'projects_new' AND year = 2019"), 21 + 5);
+                                 "AND metric = 'projects_new' AND year = 2019"), 114 + 7);
     ck_assert_int_eq (s_sql_int ("SELECT value FROM region_total WHERE region = '220000' "
-                                 "AND metric = 'projects_new' AND year = 2019"), 21 + 5);
+                                 "AND metric = 'projects_new' AND year = 2019"), 114 + 7);
     ck_assert_int_eq (s_sql_int ("SELECT previous FROM current_value WHERE region = '220502' "
-                                 "AND metric = 'projects_new' AND year = 2019"), 20);
+                                 "AND metric = 'projects_new' AND year = 2019"), 113);
     //  The figure's report is the real one, not tally_apply's stand-in.
     ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM current_value c JOIN report r "
                                  "ON r.id = c.report_id WHERE c.region = '220502' AND c.year = 2019 "
-                                 "AND r.source = 'one-trip' AND r.seq = 9"), 1);
+                                 "AND r.source = 'one-trip' AND r.seq = 14"), 1);
     ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM tally_verify ()"), 0);
     zsock_destroy (&dealer);
     ck_assert_int_eq (tt_collector_stop (&own, SIGTERM), 0);
