@@ -248,7 +248,6 @@ store_mark_down (store_t *self, const char *why)
             PQfinish (self->conn);
             self->conn = NULL;
         }
-        figures_destroy (&self->known);
         self->state = STORE_DOWN;
         self->next_attempt = 0;
         return;
@@ -297,7 +296,6 @@ s_mark_down (store_t *self, const char *why)
         PQfinish (self->conn);
         self->conn = NULL;
     }
-    figures_destroy (&self->known);
     snprintf (self->last_error, sizeof self->last_error, "%s", why);
     int64_t now = zclock_mono ();
     if (self->state == STORE_UP || self->down_since == 0) {
@@ -451,7 +449,8 @@ store_ensure (store_t *self)
 
     char err [256];
     //  A new connection may reach another server (after a failover, a
-    //  restore): no row is known from before.
+    //  restore): no row is known from before. (Every connection that was
+    //  dropped comes back through here.)
     figures_destroy (&self->known);
     self->conn = PQconnectdb (self->conninfo);
     if (PQstatus (self->conn) != CONNECTION_OK) {
