@@ -148,7 +148,7 @@ struct server_t {
     uint64_t rejected [PROTO_UNAVAILABLE + 1];   //  permanent nacks by code
     uint64_t batches;           //  transactions committed with reports
     uint64_t one_trip;          //  of them, in one round trip (tally_apply)
-    uint64_t refused;           //  batches tally_apply refused (rows not as known)
+    uint64_t refused;           //  of them, whose try in one round trip stored nothing
     uint64_t batched;           //  reports in those transactions
     s_latency_t acked;          //  each batch's oldest report, arrival to ack
     s_latency_t database;       //  each batch's round trips to the database

@@ -42,6 +42,7 @@ struct store_t {
     catalog_t *catalog;         //  last catalog loaded
     store_timing_t timing;      //  the last batch's
     figures_t *known;           //  rows as this store last wrote them, or NULL
+    char *known_metrics;        //  their metrics, as figures_metric_signature says
     int64_t known_commits;      //  s_commits after this store's last commit
     int refusals;               //  tally_apply's refusals in a row
     int skip;                   //  batches to store in two round trips before trying again
@@ -222,6 +223,14 @@ store_reject_destroy (store_reject_t **self_p)
 
 static void s_mark_down (store_t *self, const char *why);
 
+//  Forget the rows known, and their metrics.
+static void
+s_forget_known (store_t *self)
+{
+    figures_destroy (&self->known);
+    zstr_free (&self->known_metrics);
+}
+
 store_t *
 store_new (const char *conninfo)
 {
@@ -270,7 +279,7 @@ store_destroy (store_t **self_p)
         if (self->conn)
             PQfinish (self->conn);
         catalog_destroy (&self->catalog);
-        figures_destroy (&self->known);
+        s_forget_known (self);
         free (self->conninfo);
         free (self);
         *self_p = NULL;
@@ -390,7 +399,7 @@ store_reload_catalog (store_t *self)
     }
     catalog_destroy (&self->catalog);
     self->catalog = catalog;
-    figures_destroy (&self->known);
+    s_forget_known (self);
     return 0;
 }
 
@@ -451,7 +460,7 @@ store_ensure (store_t *self)
     //  A new connection may reach another server (after a failover, a
     //  restore): no row is known from before. (Every connection that was
     //  dropped comes back through here.)
-    figures_destroy (&self->known);
+    s_forget_known (self);
     self->conn = PQconnectdb (self->conninfo);
     if (PQstatus (self->conn) != CONNECTION_OK) {
         s_mark_down (self, s_pq_error (self->conn, err, sizeof err));
@@ -1039,19 +1048,19 @@ s_learn (store_t *self, PGresult *res, figures_t *figures, size_t count)
     if (figures_row_count (figures) == 0)
         return;                 //  only resends: nothing locked, nothing written
     if (count > S_APPLY_MAX) {
-        figures_destroy (&self->known);
+        s_forget_known (self);
         return;
     }
-    if (self->known) {
-        char *was = figures_metric_signature (self->known);
-        char *now = figures_metric_signature (figures);
-        if (!streq (was, now) || figures_row_count (self->known) >= S_KNOWN_MAX)
-            figures_destroy (&self->known);
-        free (was);
-        free (now);
-    }
-    if (!self->known)
+    char *metrics = figures_metric_signature (figures);
+    if (self->known && (!streq (self->known_metrics, metrics)
+                        || figures_row_count (self->known) >= S_KNOWN_MAX))
+        s_forget_known (self);
+    if (!self->known) {
         self->known = figures_new_like (figures);
+        self->known_metrics = metrics;
+    }
+    else
+        free (metrics);
     for (size_t i = 0; i < figures_row_count (figures); i++) {
         const figures_row_t *row = figures_row (figures, i);
         if (!row->changed)
@@ -1113,11 +1122,10 @@ s_apply (store_t *self, store_item_t *items, size_t count, zlistx_t *totals)
             for (int b = 8; b < 14; b++)
                 s_buf_elem (&w [b], NULL);
     }
-    char *metrics = figures_metric_signature (figures);
     s_step_t steps [3] = { { .sql = "BEGIN", .tag = "BEGIN" }, { .name = S_APPLY_STMT },
                            { .sql = "COMMIT", .tag = "COMMIT" } };
-    PGresult *res = s_pipeline_arrays (self, bufs, 25, metrics, steps, 3, 1, &self->timing.apply_us);
-    free (metrics);
+    PGresult *res = s_pipeline_arrays (self, bufs, 25, self->known_metrics, steps, 3, 1,
+                                       &self->timing.apply_us);
     if (!self->conn) {
         figures_destroy (&figures);
         return -1;              //  marked down: the pipeline did not end
