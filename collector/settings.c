@@ -51,7 +51,7 @@ static const s_setting_t s_table [] = {
     { "heartbeat-ms", S_INT, S_AT (heartbeat_ms), "1000", 50, 1000,
       "feed heartbeat period in milliseconds (at most 1000: subscribers expect one a second)" },
     { "stats-interval", S_INT, S_AT (stats_interval), "60", 1, 86400,
-      "seconds between statistics lines (reports stored and rejected, batches, one-trip batches, ack and database latency)" },
+      "seconds between statistics lines (reports stored and rejected, batches, those stored by the main loop and in one trip, ack and database latency)" },
     { "curve-secret", S_TEXT, S_AT (curve_secret), "", 0, 0,
       "the collector's secret certificate (from 'tally-collector keygen'): CURVE on report and query" },
     { "clients", S_TEXT, S_AT (clients), "", 0, 0,

@@ -262,8 +262,8 @@ say "feed latency: p50 ${feed_p50} ms, p99 ${feed_p99} ms (target p99 <= 10 ms: 
 # a free connection, the round trips to PostgreSQL (one, BEGIN + tally_apply
 # + COMMIT, for a batch whose rows the collector knows; else BEGIN +
 # tally_lock, then tally_write + COMMIT), the committer's own work, the
-# hand-offs between its threads, and that report's whole stay from arrival
-# to ack.
+# hand-offs between its threads (none for a small batch that the loop stores
+# itself), and that report's whole stay from arrival to ack.
 tail -n +"$((log_from + 1))" "$tmp/collector.log" | grep ' batch: ' >"$tmp/batches-lat.log" || true
 grep ' trips=1 ' "$tmp/batches-lat.log" >"$tmp/batches-one.log" || true
 grep ' trips=2 ' "$tmp/batches-lat.log" >"$tmp/batches-two.log" || true
@@ -275,7 +275,8 @@ say "collector's view of its $(wc -l <"$tmp/batches-lat.log") batches (ms, p50 /
     "in two: $(wc -l <"$tmp/batches-two.log") batches, BEGIN + tally_lock $(batch_pctl lock_ms <"$tmp/batches-two.log")," \
     "tally_write + COMMIT $(batch_pctl write_ms <"$tmp/batches-two.log");" \
     "the committer's own work $(batch_pctl work_ms <"$tmp/batches-lat.log");" \
-    "thread hand-offs $(batch_pctl handoff_ms <"$tmp/batches-lat.log");" \
+    "thread hand-offs $(batch_pctl handoff_ms <"$tmp/batches-lat.log")" \
+    "($(grep -c ' inline=1 ' "$tmp/batches-lat.log" || true) batches stored by the loop itself, without);" \
     "oldest report, arrival to ack $(batch_pctl acked_ms <"$tmp/batches-lat.log");" \
     "reports a batch $(batch_pctl reports <"$tmp/batches-lat.log")"
 

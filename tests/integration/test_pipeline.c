@@ -769,27 +769,28 @@ s_collector_fed (const char *const *extra, const char *source, int count, const 
 }
 
 //  The statistics line (every --stats-interval seconds) counts what was
-//  stored and the batches stored in one round trip (all but the first of
-//  these five), and gives p50/p99 of the batches' ack and database latency;
+//  stored, the batches the loop stored itself (these five, sent one at a
+//  time), those stored in one round trip (all but the first), and gives p50/p99 of the batches' ack and database latency;
 //  an interval without batches has no latency to give.
 START_TEST (test_stats_line)
 {
     const char *extra [] = { "--stats-interval", "1", NULL };
     tt_collector_t *own = s_collector_fed (extra, "stats-line", 5, "220521", "2024-04-01");
     //  Lines until all 5 are counted and one more, idle, has come.
-    int stored = 0, with_latency = 0, idle = 0, one_trip = 0, refused = 0;
+    int stored = 0, with_latency = 0, idle = 0, in_loop = 0, one_trip = 0, refused = 0;
     for (int tries = 0; tries < 100 && (stored < 5 || idle == 0); tries++) {
         zclock_sleep (100);
         char *log = tt_slurp (own->log_path);
         ck_assert_ptr_nonnull (log);
-        stored = with_latency = idle = one_trip = refused = 0;
+        stored = with_latency = idle = in_loop = one_trip = refused = 0;
         for (const char *at = strstr (log, "stats: last 1 s: "); at; at = strstr (at + 1, "stats: last 1 s: ")) {
-            int n = 0, one = 0, no = 0;
+            int n = 0, loop = 0, one = 0, no = 0;
             ck_assert_int_eq (sscanf (at, "stats: last 1 s: stored=%d", &n), 1);
             stored += n;
-            const char *trips = strstr (at, " one_trip=");
+            const char *trips = strstr (at, " inline=");
             ck_assert_ptr_nonnull (trips);
-            ck_assert_int_eq (sscanf (trips, " one_trip=%d refused=%d", &one, &no), 2);
+            ck_assert_int_eq (sscanf (trips, " inline=%d one_trip=%d refused=%d", &loop, &one, &no), 3);
+            in_loop += loop;
             one_trip += one;
             refused += no;
             const char *end = strchr (at, '\n');
@@ -812,6 +813,7 @@ START_TEST (test_stats_line)
         free (log);
     }
     ck_assert_int_eq (stored, 5);
+    ck_assert_int_eq (in_loop, 5);
     ck_assert_int_eq (one_trip, 4);
     ck_assert_int_eq (refused, 0);
     ck_assert_int_ge (with_latency, 1);
@@ -863,9 +865,9 @@ s_batch_trips (const char *log_path, int *trips, int *refused, int max)
     ck_assert_ptr_nonnull (log);
     int lines = 0;
     for (const char *at = strstr (log, " batch: "); at && lines < max; at = strstr (at + 1, " batch: ")) {
-        int reports;
-        ck_assert_int_eq (sscanf (at, " batch: reports=%d trips=%d refused=%d", &reports,
-                                  &trips [lines], &refused [lines]), 3);
+        int reports, in_loop;
+        ck_assert_int_eq (sscanf (at, " batch: reports=%d inline=%d trips=%d refused=%d", &reports,
+                                  &in_loop, &trips [lines], &refused [lines]), 4);
         lines++;
     }
     free (log);
@@ -983,7 +985,8 @@ END_TEST
 //  went; a batch of one report says reports=1, and the parts of its oldest
 //  report's stay (arrival to ack) add up to no more than the whole. The
 //  first batch takes two round trips (the collector knows no rows yet); the
-//  next ones, on the rows it wrote, one.
+//  next ones, on the rows it wrote, one. Each is alone in flight and small,
+//  so the loop stores it itself: no hand-off to a committer's thread.
 START_TEST (test_debug_batch_line)
 {
     const char *extra [] = { "--log-level", "debug", NULL };
@@ -995,15 +998,17 @@ START_TEST (test_debug_batch_line)
     ck_assert_ptr_nonnull (log);
     int lines = 0;
     for (const char *at = strstr (log, " batch: "); at; at = strstr (at + 1, " batch: ")) {
-        int reports, trips, refused;
+        int reports, in_loop, trips, refused;
         double waited, apply, lock, write, work, handoff, acked;
-        ck_assert_int_eq (sscanf (at, " batch: reports=%d trips=%d refused=%d waited_ms=%lf "
+        ck_assert_int_eq (sscanf (at, " batch: reports=%d inline=%d trips=%d refused=%d waited_ms=%lf "
                                   "apply_ms=%lf lock_ms=%lf write_ms=%lf work_ms=%lf "
-                                  "handoff_ms=%lf acked_ms=%lf", &reports, &trips, &refused,
-                                  &waited, &apply, &lock, &write, &work, &handoff, &acked), 10);
+                                  "handoff_ms=%lf acked_ms=%lf", &reports, &in_loop, &trips, &refused,
+                                  &waited, &apply, &lock, &write, &work, &handoff, &acked), 11);
         ck_assert_int_eq (reports, 1);
+        ck_assert_int_eq (in_loop, 1);
         ck_assert_int_eq (refused, 0);
         ck_assert (waited >= 0 && work >= 0 && handoff >= 0);
+        ck_assert_msg (handoff == 0, "a batch stored by the loop was handed off for %.2f ms", handoff);
         if (lines == 0) {
             ck_assert_int_eq (trips, 2);
             ck_assert (lock > 0 && write > 0 && apply == 0);
@@ -1020,6 +1025,62 @@ START_TEST (test_debug_batch_line)
     }
     ck_assert_int_eq (lines, 3);
     free (log);
+    ck_assert_int_eq (tt_collector_stop (&own, SIGTERM), 0);
+}
+END_TEST
+
+//  A report sent alone is stored by the loop (inline=1); reports sent in a
+//  burst gather into larger batches, which go to a committer's thread
+//  (inline=0): the loop stores only batches of at most 8 reports. Every report is acked and
+//  stored once, whichever way its batch went.
+START_TEST (test_large_batches_go_to_a_thread)
+{
+    const char *extra [] = { "--log-level", "debug", NULL };
+    tt_collector_t *own = tt_collector_start (s_pg->conninfo, extra, NULL);
+    zsock_t *dealer = zsock_new_dealer (own->report_ep);
+    zsock_set_rcvtimeo (dealer, 10000);
+    //  One report alone, then the rest at once.
+    const int count = 200;
+    for (int seq = 1; seq <= count; seq++) {
+        proto_msg_t *report = s_report ("burst", seq, seq % 2 ? "220502" : "220521", "2018-07-01");
+        proto_msg_add_value (report, false, "projects_new", seq);
+        s_send (dealer, report);
+        proto_msg_destroy (&report);
+        if (seq == 1) {
+            proto_msg_t *reply = s_recv (dealer);
+            ck_assert_int_eq (reply->type, PROTO_ACK);
+            ck_assert_str_eq (reply->status, "stored");
+            proto_msg_destroy (&reply);
+        }
+    }
+    for (int i = 1; i < count; i++) {
+        proto_msg_t *reply = s_recv (dealer);
+        ck_assert_int_eq (reply->type, PROTO_ACK);
+        ck_assert_str_eq (reply->status, "stored");
+        proto_msg_destroy (&reply);
+    }
+    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = 'burst'"), count);
+    for (int tries = 0; tries < 100 && tt_count_text (own->log_path, " batch: ") < 1; tries++)
+        zclock_sleep (50);
+    char *log = tt_slurp (own->log_path);
+    ck_assert_ptr_nonnull (log);
+    int in_loop_batches = 0, thread_batches = 0, reported = 0;
+    for (const char *at = strstr (log, " batch: "); at; at = strstr (at + 1, " batch: ")) {
+        int reports, in_loop;
+        ck_assert_int_eq (sscanf (at, " batch: reports=%d inline=%d", &reports, &in_loop), 2);
+        if (in_loop) {
+            ck_assert_int_le (reports, 8);
+            in_loop_batches++;
+        }
+        else
+            thread_batches++;
+        reported += reports;
+    }
+    free (log);
+    ck_assert_int_eq (reported, count);
+    ck_assert_int_ge (in_loop_batches, 1);
+    ck_assert_int_ge (thread_batches, 1);
+    zsock_destroy (&dealer);
     ck_assert_int_eq (tt_collector_stop (&own, SIGTERM), 0);
 }
 END_TEST
@@ -1059,6 +1120,7 @@ main (void)
     tcase_add_test (tc, test_migrate_twice);
     tcase_add_test (tc, test_old_schema_refused);
     tcase_add_test (tc, test_one_trip_refused_when_rows_changed);
+    tcase_add_test (tc, test_large_batches_go_to_a_thread);
     tcase_add_test (tc, test_ping_nobody);
     tcase_add_test (tc, test_database_unreachable_at_start);
     tcase_add_test (tc, test_sighup_reload);
