@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -143,10 +144,15 @@ s_free_port (void)
 pid_t
 tt_spawn (const char *const *argv, const char *out_path)
 {
+    pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid < 0)
         s_fail ("fork failed");
     if (pid == 0) {
+        //  A test that fails stops where it is: what it started gets
+        //  SIGTERM when it is gone, instead of running on as an orphan.
+        if (prctl (PR_SET_PDEATHSIG, SIGTERM) || getppid () != parent)
+            _exit (127);
         if (out_path) {
             int fd = open (out_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
             if (fd >= 0) {
