@@ -7,7 +7,8 @@
     one transaction, while the loop gathers the next batch for another
     committer (db-connections of them). A small batch with none in flight
     is stored by the loop itself on an idle committer's connection, which
-    spares two thread hand-offs. When a committer is done, its
+    spares two thread hand-offs; while the database keeps it waiting, the
+    loop sends heartbeats and answers queries. When a committer is done, its
     reports are answered (only after COMMIT) and the totals of every changed
     region are published. Rejections are answered at once and recorded with
     the next batch.
@@ -826,6 +827,7 @@ s_next_batch (server_t *self)
 }
 
 static void s_finish (server_t *self, s_committer_t *committer);
+static void s_while_storing (void *arg);
 
 //  Hand the batch gathered so far, with the waiting rejects, to an idle
 //  committer. While the database is down the batch is answered at once.
@@ -877,10 +879,14 @@ s_dispatch (server_t *self)
     //  VM, and reports arriving meanwhile wait in their queue. Larger
     //  batches go to the thread, so that the loop gathers the next batch
     //  while one is stored (README, "Performance").
-    job->in_loop = busy == 0 && job->count <= INLINE_MAX;
+    //  Only on a connection already made: connecting could take long.
+    //  While it waits for the database, heartbeats and queries go on.
+    job->in_loop = busy == 0 && job->count <= INLINE_MAX && store_up (committer->store);
     if (job->in_loop) {
         s_next_batch (self);
+        store_set_wait_hook (committer->store, s_while_storing, self);
         s_commit_job (committer->store, job);
+        store_set_wait_hook (committer->store, NULL, NULL);
         s_finish (self, committer);
         return;
     }
@@ -1257,6 +1263,34 @@ s_wait_committers (server_t *self)
     zpoller_destroy (&committers);
 }
 
+//  Answer the queries waiting, up to QUERY_DRAIN_MAX.
+static void
+s_answer_queries (server_t *self)
+{
+    for (int i = 0; i < QUERY_DRAIN_MAX; i++) {
+        zmsg_t *msg = zmsg_recv (self->query);
+        if (!msg)
+            break;
+        s_answer_query (self, msg);
+        zmsg_destroy (&msg);
+    }
+}
+
+//  The loop is storing a batch itself and the database is slow to answer
+//  (a row lock held elsewhere, a slow COMMIT): heartbeats go out on time
+//  and pings and snapshots are answered meanwhile, as when a committer's
+//  thread stores it. Reports wait in their queue for the next batch.
+static void
+s_while_storing (void *arg)
+{
+    server_t *self = (server_t *) arg;
+    if (zclock_mono () >= self->next_heartbeat) {
+        s_heartbeat (self);
+        self->next_heartbeat = zclock_mono () + self->settings->heartbeat_ms;
+    }
+    s_answer_queries (self);
+}
+
 int
 server_run (server_t *self)
 {
@@ -1292,13 +1326,7 @@ server_run (server_t *self)
         //  that finds nothing returns NULL. Asking ZMQ_EVENTS before each
         //  message instead cost a poll() and a getpid() system call each.
         if (which == self->query)
-            for (int i = 0; i < QUERY_DRAIN_MAX; i++) {
-                zmsg_t *msg = zmsg_recv (self->query);
-                if (!msg)
-                    break;
-                s_answer_query (self, msg);
-                zmsg_destroy (&msg);
-            }
+            s_answer_queries (self);
         if (which && which != self->report && which != self->query)
             s_on_committer (self, which);
         //  Drain everything that has arrived into one batch.

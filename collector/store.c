@@ -17,8 +17,10 @@
 #include "figures.h"
 #include "log.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdatomic.h>
 
 #define BACKOFF_MIN_MS   250
@@ -46,6 +48,8 @@ struct store_t {
     int64_t known_commits;      //  s_commits after this store's last commit
     int refusals;               //  tally_apply's refusals in a row
     int skip;                   //  batches to store in two round trips before trying again
+    store_wait_fn *wait_hook;   //  called while a result is awaited, or NULL
+    void *wait_arg;
 };
 
 //  Over every store of the process: batches being stored now, and commits.
@@ -339,10 +343,54 @@ s_refuse (store_t *self, const char *why)
     s_mark_down (self, why);
 }
 
+void
+store_set_wait_hook (store_t *self, store_wait_fn *hook, void *arg)
+{
+    self->wait_hook = hook;
+    self->wait_arg = arg;
+}
+
+//  Before reading a result that may be long in coming (a row lock held
+//  elsewhere, a slow COMMIT): with a wait hook, wait for the connection's
+//  socket in slices of STORE_WAIT_SLICE_MS and call the hook between them.
+//  Whatever goes wrong is left for PQgetResult to say.
+static void
+s_await (store_t *self)
+{
+    PGconn *conn = self->conn;
+    if (!self->wait_hook || PQflush (conn) != 0 || PQsocket (conn) < 0)
+        return;
+    while (PQisBusy (conn)) {
+        struct pollfd item = { PQsocket (conn), POLLIN, 0 };
+        int rc = poll (&item, 1, STORE_WAIT_SLICE_MS);
+        if (rc == 0)
+            self->wait_hook (self->wait_arg);
+        else
+        if ((rc > 0 && !PQconsumeInput (conn)) || (rc < 0 && errno != EINTR))
+            return;
+    }
+}
+
+static PGresult *
+s_get_result (store_t *self)
+{
+    s_await (self);
+    return PQgetResult (self->conn);
+}
+
 static PGresult *
 s_exec (store_t *self, const char *sql)
 {
-    return PQexec (self->conn, sql);
+    if (!self->wait_hook)
+        return PQexec (self->conn, sql);
+    if (!PQsendQuery (self->conn, sql))
+        return PQmakeEmptyPGresult (self->conn, PGRES_FATAL_ERROR);
+    PGresult *last = NULL, *res;
+    while ((res = s_get_result (self))) {
+        PQclear (last);
+        last = res;
+    }
+    return last ? last : PQmakeEmptyPGresult (self->conn, PGRES_FATAL_ERROR);
 }
 
 static bool
@@ -878,7 +926,7 @@ s_pipeline (store_t *self, const s_step_t *steps, int count, int want)
     //  Each statement's results end with a NULL; the Sync's result ends the
     //  pipeline. A broken connection ends it early.
     for (int step = 0; sent && step < count; step++) {
-        PGresult *res = PQgetResult (conn);
+        PGresult *res = s_get_result (self);
         if (!res)
             break;
         answered++;
@@ -892,11 +940,11 @@ s_pipeline (store_t *self, const s_step_t *steps, int count, int want)
                 untold = steps [step].tag;
             PQclear (res);
         }
-        while ((res = PQgetResult (conn)))
+        while ((res = s_get_result (self)))
             PQclear (res);
     }
     PGresult *sync;
-    while (sent && (sync = PQgetResult (conn))) {
+    while (sent && (sync = s_get_result (self))) {
         bool end = PQresultStatus (sync) == PGRES_PIPELINE_SYNC;
         PQclear (sync);
         if (end)

@@ -1,8 +1,9 @@
 /*  store.h — the collector's PostgreSQL connection: batches in, totals out.
 
     One connection, used by one thread at a time: the collector's main
-    thread has one (catalog, snapshots, pings) and each committer thread
-    its own (batches). A batch of validated reports is stored in one
+    thread has one (catalog, snapshots, pings) and each committer its own
+    (batches, stored by the committer's thread, or by the main thread while
+    that one is idle). A batch of validated reports is stored in one
     transaction together with the rejected reports waiting to be recorded:
     tally_lock() stores the reports and locks the rows they change,
     figures.c works out the new figures and totals, tally_write() writes
@@ -97,6 +98,14 @@ int store_reload_catalog (store_t *self);
 //  transaction failed for another reason (nothing committed; logged).
 int store_commit (store_t *self, store_item_t *items, size_t count,
                   zlistx_t *rejects, zlistx_t *totals);
+
+//  While it waits for the database, a store calls hook (arg) every
+//  STORE_WAIT_SLICE_MS without an answer (NULL: it just waits). The
+//  collector's loop sets one while it stores a batch itself, to keep its
+//  heartbeats and pings going through a lock wait or a slow COMMIT.
+#define STORE_WAIT_SLICE_MS  50
+typedef void (store_wait_fn) (void *arg);
+void store_set_wait_hook (store_t *self, store_wait_fn *hook, void *arg);
 
 //  How the last batch went to the database (store_commit): its round
 //  trips in microseconds, from sending the statements to their last result.
