@@ -38,6 +38,7 @@ s_on_sighup (int signum)
 
 #define PENDING_REJECTS_MAX  10000      //  rejects kept while the database is down
 #define QUERY_DRAIN_MAX      64         //  queries answered per loop turn
+#define QUERY_WAITING_MAX    4          //  and per wait of a batch the loop stores
 #define COMMITTERS_MAX       8
 #define INLINE_MAX           8          //  reports a batch stored by the loop itself
 
@@ -1263,11 +1264,11 @@ s_wait_committers (server_t *self)
     zpoller_destroy (&committers);
 }
 
-//  Answer the queries waiting, up to QUERY_DRAIN_MAX.
+//  Answer up to `most` of the queries waiting.
 static void
-s_answer_queries (server_t *self)
+s_answer_queries (server_t *self, int most)
 {
-    for (int i = 0; i < QUERY_DRAIN_MAX; i++) {
+    for (int i = 0; i < most && self->query; i++) {
         zmsg_t *msg = zmsg_recv (self->query);
         if (!msg)
             break;
@@ -1276,10 +1277,26 @@ s_answer_queries (server_t *self)
     }
 }
 
+//  Drain everything that has arrived into the batch being gathered.
+static void
+s_receive_reports (server_t *self)
+{
+    while (self->report && self->batch_count < (size_t) self->settings->batch_max) {
+        zmsg_t *msg = zmsg_recv (self->report);
+        if (!msg)
+            break;
+        s_receive_report (self, msg);
+        zmsg_destroy (&msg);
+    }
+}
+
 //  The loop is storing a batch itself and the database is slow to answer
-//  (a row lock held elsewhere, a slow COMMIT): heartbeats go out on time
-//  and pings and snapshots are answered meanwhile, as when a committer's
-//  thread stores it. Reports wait in their queue for the next batch.
+//  (a row lock held elsewhere, a slow COMMIT), STORE_WAIT_SLICE_MS at a
+//  time: as when a committer's thread stores it, heartbeats go out on
+//  time, pings are answered (and a few snapshots: each is a round trip
+//  of its own, on the main connection), reports are received (rejects
+//  answered at once), and a batch that has grown large enough goes to
+//  another committer.
 static void
 s_while_storing (void *arg)
 {
@@ -1288,7 +1305,9 @@ s_while_storing (void *arg)
         s_heartbeat (self);
         self->next_heartbeat = zclock_mono () + self->settings->heartbeat_ms;
     }
-    s_answer_queries (self);
+    s_answer_queries (self, QUERY_WAITING_MAX);
+    s_receive_reports (self);
+    s_dispatch (self);          //  this committer is busy: never to the loop
 }
 
 int
@@ -1326,17 +1345,11 @@ server_run (server_t *self)
         //  that finds nothing returns NULL. Asking ZMQ_EVENTS before each
         //  message instead cost a poll() and a getpid() system call each.
         if (which == self->query)
-            s_answer_queries (self);
+            s_answer_queries (self, QUERY_DRAIN_MAX);
         if (which && which != self->report && which != self->query)
             s_on_committer (self, which);
         //  Drain everything that has arrived into one batch.
-        while (self->batch_count < (size_t) self->settings->batch_max) {
-            zmsg_t *msg = zmsg_recv (self->report);
-            if (!msg)
-                break;
-            s_receive_report (self, msg);
-            zmsg_destroy (&msg);
-        }
+        s_receive_reports (self);
         s_dispatch (self);
         bool up = store_up (self->store);
         if (self->db_was_up && !up) {

@@ -352,21 +352,26 @@ store_set_wait_hook (store_t *self, store_wait_fn *hook, void *arg)
 
 //  Before reading a result that may be long in coming (a row lock held
 //  elsewhere, a slow COMMIT): with a wait hook, wait for the connection's
-//  socket in slices of STORE_WAIT_SLICE_MS and call the hook between them.
-//  Whatever goes wrong is left for PQgetResult to say.
+//  socket at most STORE_WAIT_SLICE_MS at a time and call the hook each time
+//  that much has passed without the result. Input is read on every pass,
+//  so that data libpq's TLS layer holds (which poll() cannot see) is not
+//  waited for. Whatever goes wrong is left for PQgetResult to say.
 static void
 s_await (store_t *self)
 {
     PGconn *conn = self->conn;
     if (!self->wait_hook || PQflush (conn) != 0 || PQsocket (conn) < 0)
         return;
-    while (PQisBusy (conn)) {
-        struct pollfd item = { PQsocket (conn), POLLIN, 0 };
-        int rc = poll (&item, 1, STORE_WAIT_SLICE_MS);
-        if (rc == 0)
+    int64_t hook_at = zclock_mono () + STORE_WAIT_SLICE_MS;
+    while (PQconsumeInput (conn) && PQisBusy (conn)) {
+        int64_t now = zclock_mono ();
+        if (now >= hook_at) {
             self->wait_hook (self->wait_arg);
-        else
-        if ((rc > 0 && !PQconsumeInput (conn)) || (rc < 0 && errno != EINTR))
+            now = zclock_mono ();
+            hook_at = now + STORE_WAIT_SLICE_MS;
+        }
+        struct pollfd item = { PQsocket (conn), POLLIN, 0 };
+        if (poll (&item, 1, (int) (hook_at - now)) < 0 && errno != EINTR)
             return;
     }
 }
@@ -378,6 +383,19 @@ s_get_result (store_t *self)
     return PQgetResult (self->conn);
 }
 
+//  The last result of a statement sent, as PQexec returns it.
+static PGresult *
+s_last_result (store_t *self)
+{
+    PGresult *last = NULL, *res;
+    while ((res = s_get_result (self))) {
+        PQclear (last);
+        last = res;
+    }
+    return last ? last : PQmakeEmptyPGresult (self->conn, PGRES_FATAL_ERROR);
+}
+
+//  PQexec and PQexecParams, through the wait hook when one is set.
 static PGresult *
 s_exec (store_t *self, const char *sql)
 {
@@ -385,12 +403,18 @@ s_exec (store_t *self, const char *sql)
         return PQexec (self->conn, sql);
     if (!PQsendQuery (self->conn, sql))
         return PQmakeEmptyPGresult (self->conn, PGRES_FATAL_ERROR);
-    PGresult *last = NULL, *res;
-    while ((res = s_get_result (self))) {
-        PQclear (last);
-        last = res;
-    }
-    return last ? last : PQmakeEmptyPGresult (self->conn, PGRES_FATAL_ERROR);
+    return s_last_result (self);
+}
+
+static PGresult *
+s_exec_params (store_t *self, const char *sql, int count, const char *const *values,
+               const int *lengths, const int *formats)
+{
+    if (!self->wait_hook)
+        return PQexecParams (self->conn, sql, count, NULL, values, lengths, formats, 0);
+    if (!PQsendQueryParams (self->conn, sql, count, NULL, values, lengths, formats, 0))
+        return PQmakeEmptyPGresult (self->conn, PGRES_FATAL_ERROR);
+    return s_last_result (self);
 }
 
 static bool
@@ -694,10 +718,10 @@ s_write_rejects (store_t *self, zlistx_t *rejects)
             (const char *) reject->raw };
         int lengths [7] = { 0, 0, 0, 0, 0, 0, (int) reject->raw_size };
         int formats [7] = { 0, 0, 0, 0, 0, 0, 1 };
-        PGresult *res = PQexecParams (self->conn,
+        PGresult *res = s_exec_params (self,
             "INSERT INTO rejected_report (peer, key_id, code, reason, source, seq, raw) "
             "VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::bytea)",
-            7, NULL, values, lengths, formats, 0);
+            7, values, lengths, formats);
         if (!s_ok (res))
             return s_failed (self, res, "recording a rejected report");
         PQclear (res);
