@@ -353,9 +353,10 @@ store_set_wait_hook (store_t *self, store_wait_fn *hook, void *arg)
 //  Before reading a result that may be long in coming (a row lock held
 //  elsewhere, a slow COMMIT): with a wait hook, wait for the connection's
 //  socket at most STORE_WAIT_SLICE_MS at a time and call the hook each time
-//  that much has passed without the result. Input is read on every pass,
-//  so that data libpq's TLS layer holds (which poll() cannot see) is not
-//  waited for. Whatever goes wrong is left for PQgetResult to say.
+//  that much has passed without the result. Input is read after every
+//  wait, also one that found the socket quiet: libpq's TLS layer may hold
+//  the rest of a reply, which poll() cannot see. Whatever goes wrong is
+//  left for PQgetResult to say.
 static void
 s_await (store_t *self)
 {
@@ -363,7 +364,7 @@ s_await (store_t *self)
     if (!self->wait_hook || PQflush (conn) != 0 || PQsocket (conn) < 0)
         return;
     int64_t hook_at = zclock_mono () + STORE_WAIT_SLICE_MS;
-    while (PQconsumeInput (conn) && PQisBusy (conn)) {
+    while (PQisBusy (conn)) {
         int64_t now = zclock_mono ();
         if (now >= hook_at) {
             self->wait_hook (self->wait_arg);
@@ -371,7 +372,8 @@ s_await (store_t *self)
             hook_at = now + STORE_WAIT_SLICE_MS;
         }
         struct pollfd item = { PQsocket (conn), POLLIN, 0 };
-        if (poll (&item, 1, (int) (hook_at - now)) < 0 && errno != EINTR)
+        if ((poll (&item, 1, (int) (hook_at - now)) < 0 && errno != EINTR)
+        ||  !PQconsumeInput (conn))
             return;
     }
 }
