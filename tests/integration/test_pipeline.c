@@ -71,6 +71,19 @@ s_recv (zsock_t *sock)
     return msg;
 }
 
+//  Send a ping on a query socket and return the pong (fails the test on
+//  timeout or any other reply).
+static proto_msg_t *
+s_ping (zsock_t *query)
+{
+    proto_msg_t *ping = proto_msg_new (PROTO_PING);
+    s_send (query, ping);
+    proto_msg_destroy (&ping);
+    proto_msg_t *pong = s_recv (query);
+    ck_assert_int_eq (pong->type, PROTO_PONG);
+    return pong;
+}
+
 //  Send one report and return the code it got: PROTO_OK for ack (status in
 //  *status when not NULL), else the nack code.
 static proto_code_t
@@ -467,11 +480,7 @@ START_TEST (test_req_peer_and_query)
 
     zsock_t *query = zsock_new_req (s_collector->query_ep);
     zsock_set_rcvtimeo (query, 10000);
-    proto_msg_t *ping = proto_msg_new (PROTO_PING);
-    s_send (query, ping);
-    proto_msg_destroy (&ping);
-    proto_msg_t *pong = s_recv (query);
-    ck_assert_int_eq (pong->type, PROTO_PONG);
+    proto_msg_t *pong = s_ping (query);
     ck_assert_str_eq (pong->db, "up");
     ck_assert_int_eq (pong->version, 1);
     proto_msg_destroy (&pong);
@@ -859,6 +868,18 @@ START_TEST (test_literals_round_trip)
 }
 END_TEST
 
+//  A collector of its own logging a line per batch (--log-level debug),
+//  and a DEALER to it that waits up to 10 s for a reply.
+static tt_collector_t *
+s_debug_collector (zsock_t **dealer)
+{
+    const char *extra [] = { "--log-level", "debug", NULL };
+    tt_collector_t *own = tt_collector_start (s_pg->conninfo, extra, NULL);
+    *dealer = zsock_new_dealer (own->report_ep);
+    zsock_set_rcvtimeo (*dealer, 10000);
+    return own;
+}
+
 //  trips= and refused= of the debug log's batch lines, in order; their number.
 static int
 s_batch_trips (const char *log_path, int *trips, int *refused, int max)
@@ -899,10 +920,8 @@ s_one_batch (tt_collector_t *own, zsock_t *dealer, int64_t seq, const char *regi
 //  collector waits before trying again.
 START_TEST (test_one_trip_refused_when_rows_changed)
 {
-    const char *extra [] = { "--log-level", "debug", NULL };
-    tt_collector_t *own = tt_collector_start (s_pg->conninfo, extra, NULL);
-    zsock_t *dealer = zsock_new_dealer (own->report_ep);
-    zsock_set_rcvtimeo (dealer, 10000);
+    zsock_t *dealer;
+    tt_collector_t *own = s_debug_collector (&dealer);
     char status [32];
     int trips [32], refused [32];
 
@@ -1041,10 +1060,8 @@ END_TEST
 //  stored once, whichever way its batch went.
 START_TEST (test_large_batches_go_to_a_thread)
 {
-    const char *extra [] = { "--log-level", "debug", NULL };
-    tt_collector_t *own = tt_collector_start (s_pg->conninfo, extra, NULL);
-    zsock_t *dealer = zsock_new_dealer (own->report_ep);
-    zsock_set_rcvtimeo (dealer, 10000);
+    zsock_t *dealer;
+    tt_collector_t *own = s_debug_collector (&dealer);
     //  Two reports alone, then the rest at once.
     const int count = 200;
     for (int seq = 1; seq <= count; seq++) {
@@ -1101,10 +1118,8 @@ END_TEST
 //  report is acked once the lock is gone.
 START_TEST (test_loop_answers_while_a_batch_waits)
 {
-    const char *extra [] = { "--log-level", "debug", NULL };
-    tt_collector_t *own = tt_collector_start (s_pg->conninfo, extra, NULL);
-    zsock_t *dealer = zsock_new_dealer (own->report_ep);
-    zsock_set_rcvtimeo (dealer, 10000);
+    zsock_t *dealer;
+    tt_collector_t *own = s_debug_collector (&dealer);
     zsock_t *hb = zsock_new_sub (own->feed_ep, "$hb");
     zsock_set_rcvtimeo (hb, 3000);
     char *topic = NULL;                 //  the subscription is live
@@ -1145,11 +1160,7 @@ START_TEST (test_loop_answers_while_a_batch_waits)
     zsock_set_rcvtimeo (hb, 3000);
     zsock_t *query = zsock_new_req (own->query_ep);
     zsock_set_rcvtimeo (query, 2000);
-    proto_msg_t *ping = proto_msg_new (PROTO_PING);
-    s_send (query, ping);
-    proto_msg_destroy (&ping);
-    proto_msg_t *pong = s_recv (query);
-    ck_assert_int_eq (pong->type, PROTO_PONG);
+    proto_msg_t *pong = s_ping (query);
     proto_msg_destroy (&pong);
     int beats = 0;
     for (int i = 0; i < 2; i++) {
