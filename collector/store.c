@@ -397,12 +397,11 @@ s_last_result (store_t *self)
     return last ? last : PQmakeEmptyPGresult (self->conn, PGRES_FATAL_ERROR);
 }
 
-//  PQexec and PQexecParams, through the wait hook when one is set.
+//  PQexec and PQexecParams, sent and then read through the wait hook (a
+//  plain wait without one).
 static PGresult *
 s_exec (store_t *self, const char *sql)
 {
-    if (!self->wait_hook)
-        return PQexec (self->conn, sql);
     if (!PQsendQuery (self->conn, sql))
         return PQmakeEmptyPGresult (self->conn, PGRES_FATAL_ERROR);
     return s_last_result (self);
@@ -412,8 +411,6 @@ static PGresult *
 s_exec_params (store_t *self, const char *sql, int count, const char *const *values,
                const int *lengths, const int *formats)
 {
-    if (!self->wait_hook)
-        return PQexecParams (self->conn, sql, count, NULL, values, lengths, formats, 0);
     if (!PQsendQueryParams (self->conn, sql, count, NULL, values, lengths, formats, 0))
         return PQmakeEmptyPGresult (self->conn, PGRES_FATAL_ERROR);
     return s_last_result (self);
