@@ -879,7 +879,7 @@ s_dispatch (server_t *self)
     //  back cost two thread wake-ups, 0.13 ms p50 and 0.38 ms p99 on this
     //  VM, and reports arriving meanwhile wait in their queue. Larger
     //  batches go to the thread, so that the loop gathers the next batch
-    //  while one is stored (README, "Performance").
+    //  while one is stored (docs/performance.md).
     //  Only on a connection already made: connecting could take long.
     //  While it waits for the database, heartbeats and queries go on.
     job->in_loop = busy == 0 && job->count <= INLINE_MAX && store_up (committer->store);
