@@ -6,8 +6,9 @@
       tally-bench ingest   N DEALER clients, each keeping a window of reports
                            in flight: sustained durable ingest (acks counted
                            only as they arrive, i.e. after COMMIT)
-      tally-bench latency  one paced DEALER sender and one SUB: ack latency
-                           and report-to-feed latency at a fixed rate
+      tally-bench latency  one paced DEALER sender, and a SUB in a thread of
+                           its own: ack latency and report-to-feed latency
+                           at a fixed rate
       tally-bench copy     the ceiling: COPY of the same report and
                            report_value rows straight into PostgreSQL
 
@@ -422,47 +423,98 @@ s_run_ingest (const s_args_t *args)
 }
 
 //  --------------------------------------------------------------------------
-//  latency: a paced sender and a subscriber in one poll loop
+//  latency: a paced sender, and the feed read by a thread of its own
+//
+//  A county's reporter and a city's screen are different programs: the
+//  reporter never reads the feed. In one poll loop, the sender's acks
+//  waited while the loop decoded the feed's messages (four or so a batch,
+//  some 2,800 a second), which measured the load generator and not the
+//  collector. So the watcher thread reads the feed, and keeps for each
+//  report when its totals first came; the sender turns that into latency
+//  once the watcher is gone.
+
+typedef struct {
+    const char *endpoint;       //  the feed
+    int64_t total;              //  reports that will be sent (seq 1 .. total)
+    int64_t *seen_at;           //  [total + 1]: s_now_us of the report's
+                                //  totals first seen, 0 if never
+    bool live;                  //  a heartbeat came: the subscription works
+} s_watcher_t;
+
+static void
+s_watcher_actor (zsock_t *pipe, void *arg)
+{
+    s_watcher_t *self = (s_watcher_t *) arg;
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    zsock_set_rcvhwm (sub, 0);
+    zsock_set_subscribe (sub, "");
+    //  The subscription is live once a heartbeat arrives.
+    if (zsock_connect (sub, "%s", self->endpoint) == 0) {
+        zsock_set_rcvtimeo (sub, 5000);
+        for (int tries = 0; tries < 20 && !self->live; tries++) {
+            char *topic = NULL;
+            zframe_t *body = NULL;
+            if (zsock_recv (sub, "sf", &topic, &body) == 0 && topic)
+                self->live = true;
+            zstr_free (&topic);
+            zframe_destroy (&body);
+        }
+    }
+    zsock_signal (pipe, 0);     //  self->live is set: zactor_new returns
+    zsock_set_rcvtimeo (sub, 0);
+    zpoller_t *poller = zpoller_new (pipe, sub, NULL);
+    while (self->live) {
+        void *which = zpoller_wait (poller, -1);
+        if (which != sub)
+            break;              //  $TERM, or interrupted
+        while (true) {          //  receive timeout 0: NULL when nothing is left
+            zmsg_t *msg = zmsg_recv (sub);
+            if (!msg)
+                break;
+            int64_t at = s_now_us ();
+            zframe_t *body = zmsg_last (msg);
+            proto_error_t err;
+            proto_msg_t *totals = body ? proto_msg_decode (zframe_data (body), zframe_size (body), 0, &err) : NULL;
+            int64_t marker;
+            if (totals && totals->type == PROTO_TOTALS
+            &&  proto_msg_value (totals, false, BENCH_MARKER, &marker)
+            &&  marker >= 1 && marker <= self->total && !self->seen_at [marker]
+            &&  streq (totals->region, s_catalog.leaves [(size_t) marker % s_catalog.leaf_count]))
+                self->seen_at [marker] = at;
+            proto_msg_destroy (&totals);
+            zmsg_destroy (&msg);
+        }
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&sub);
+}
 
 static int
 s_run_latency (const s_args_t *args)
 {
+    int64_t interval = (int64_t) (1e6 / args->rate);
+    int64_t total = (int64_t) ((args->warmup + args->seconds) * args->rate);
+    int64_t first_measured = (int64_t) (args->warmup * args->rate) + 1;
+    s_watcher_t watch = { .endpoint = args->feed, .total = total,
+                          .seen_at = (int64_t *) zmalloc ((size_t) (total + 1) * sizeof (int64_t)) };
+    zactor_t *watcher = zactor_new (s_watcher_actor, &watch);
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     zsock_set_sndhwm (dealer, 0);
     zsock_set_rcvhwm (dealer, 0);
     zsock_set_linger (dealer, 0);
-    zsock_t *sub = zsock_new (ZMQ_SUB);
-    zsock_set_rcvhwm (sub, 0);
-    zsock_set_subscribe (sub, "");
-    if (zsock_connect (dealer, "%s", args->endpoint) || zsock_connect (sub, "%s", args->feed)) {
-        fprintf (stderr, "tally-bench: cannot connect to %s / %s\n", args->endpoint, args->feed);
+    if (!watch.live || zsock_connect (dealer, "%s", args->endpoint)) {
+        if (!watch.live)
+            fprintf (stderr, "tally-bench: no heartbeat on %s within 5 s\n", args->feed);
+        else
+            fprintf (stderr, "tally-bench: cannot connect to %s\n", args->endpoint);
+        zactor_destroy (&watcher);
+        zsock_destroy (&dealer);
+        free (watch.seen_at);
         return 1;
     }
-    //  The subscription is live once a heartbeat arrives.
-    zsock_set_rcvtimeo (sub, 5000);
-    bool live = false;
-    for (int tries = 0; tries < 20 && !live; tries++) {
-        char *topic = NULL;
-        zframe_t *body = NULL;
-        if (zsock_recv (sub, "sf", &topic, &body) == 0 && topic)
-            live = true;
-        zstr_free (&topic);
-        zframe_destroy (&body);
-    }
-    if (!live) {
-        fprintf (stderr, "tally-bench: no heartbeat on %s within 5 s\n", args->feed);
-        return 1;
-    }
-    //  From now on receives do not block: each loop reads until NULL.
-    zsock_set_rcvtimeo (sub, 0);
-    zsock_set_rcvtimeo (dealer, 0);
+    zsock_set_rcvtimeo (dealer, 0);     //  each loop reads until NULL
 
-    int64_t interval = (int64_t) (1e6 / args->rate);
-    int64_t total = (int64_t) ((args->warmup + args->seconds) * args->rate);
-    int64_t first_measured = (int64_t) (args->warmup * args->rate) + 1;
     int64_t *sent_at = (int64_t *) zmalloc ((size_t) (total + 1) * sizeof (int64_t));
-    size_t *leaf_of = (size_t *) zmalloc ((size_t) (total + 1) * sizeof (size_t));
-    bool *fed = (bool *) zmalloc ((size_t) (total + 1) * sizeof (bool));
     s_list_t acks = { 0 }, feeds = { 0 }, acked = { 0 };
     int64_t seq = 0, replies = 0, nacks = 0, late_sends = 0;
     int64_t start = s_now_us ();
@@ -477,8 +529,8 @@ s_run_latency (const s_args_t *args)
         while (seq < total && now >= next_send) {
             size_t size;
             seq++;
-            leaf_of [seq] = (size_t) seq % s_catalog.leaf_count;
-            uint8_t *body = s_encode_report (args->source, seq, leaf_of [seq], args->as_of, true, &size);
+            uint8_t *body = s_encode_report (args->source, seq, (size_t) seq % s_catalog.leaf_count,
+                                             args->as_of, true, &size);
             zframe_t *frame = zframe_new (body, size);
             free (body);
             sent_at [seq] = s_now_us ();
@@ -488,11 +540,9 @@ s_run_latency (const s_args_t *args)
             next_send += interval;
             now = s_now_us ();
         }
-        zmq_pollitem_t items [2] = {
-            { zsock_resolve (dealer), 0, ZMQ_POLLIN, 0 },
-            { zsock_resolve (sub), 0, ZMQ_POLLIN, 0 } };
+        zmq_pollitem_t items [1] = { { zsock_resolve (dealer), 0, ZMQ_POLLIN, 0 } };
         int64_t wait_us = seq < total ? next_send - s_now_us () : 10000;
-        if (zmq_poll (items, 2, wait_us > 0 ? (long) ((wait_us + 999) / 1000) : 0) < 0)
+        if (zmq_poll (items, 1, wait_us > 0 ? (long) ((wait_us + 999) / 1000) : 0) < 0)
             break;
         while (true) {     //  receive timeout 0: NULL when nothing is left
             zframe_t *frame = zframe_recv (dealer);
@@ -514,27 +564,12 @@ s_run_latency (const s_args_t *args)
             if (seq == total && replies == total)
                 feed_grace = s_now_us () + 1000 * 1000;
         }
-        while (true) {     //  receive timeout 0: NULL when nothing is left
-            zmsg_t *msg = zmsg_recv (sub);
-            if (!msg)
-                break;
-            int64_t at = s_now_us ();
-            zframe_t *body = zmsg_last (msg);
-            proto_error_t err;
-            proto_msg_t *totals = body ? proto_msg_decode (zframe_data (body), zframe_size (body), 0, &err) : NULL;
-            int64_t marker;
-            if (totals && totals->type == PROTO_TOTALS
-            &&  proto_msg_value (totals, false, BENCH_MARKER, &marker)
-            &&  marker >= 1 && marker <= seq && !fed [marker]
-            &&  streq (totals->region, s_catalog.leaves [leaf_of [marker]])) {
-                fed [marker] = true;
-                if (marker >= first_measured)
-                    s_list_add (&feeds, at - sent_at [marker]);
-            }
-            proto_msg_destroy (&totals);
-            zmsg_destroy (&msg);
-        }
     }
+    //  The watcher is gone (joined) before its times are read.
+    zactor_destroy (&watcher);
+    for (int64_t i = first_measured; i <= seq; i++)
+        if (watch.seen_at [i])
+            s_list_add (&feeds, watch.seen_at [i] - sent_at [i]);
     int rc = 0;
     if (args->acked) {
         FILE *out = fopen (args->acked, "w");
@@ -568,10 +603,8 @@ s_run_latency (const s_args_t *args)
     free (feeds.data);
     free (acked.data);
     free (sent_at);
-    free (leaf_of);
-    free (fed);
+    free (watch.seen_at);
     zsock_destroy (&dealer);
-    zsock_destroy (&sub);
     return rc;
 }
 

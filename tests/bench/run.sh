@@ -245,7 +245,7 @@ batch_pctl() { sed -n "s/.* batch:.*[ ]$1=\([0-9.]*\).*/\1/p" | sort -n |
                     END { if (NR == 0) { print "-"; exit }
                           printf "%s / %s", v[rank(0.50)], v[rank(0.99)] }'; }
 say ""
-say "== latency: $rate reports/s, paced, one leaf report at a time; SUB on every region"
+say "== latency: $rate reports/s, paced, one leaf report at a time; SUB on every region, in a thread of its own"
 checkpoint
 log_from=$(wc -l <"$tmp/collector.log")
 out=$("$bench_bin" latency --endpoint "$report_ep" --feed "$feed_ep" --share "$share" --rate "$rate" \
