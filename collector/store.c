@@ -1348,8 +1348,8 @@ store_snapshot (store_t *self, const char *prefix, int64_t year, zlistx_t *total
     char year_text [32];
     snprintf (year_text, sizeof year_text, "%" PRId64, year);
     const char *params [2] = { prefix, year > 0 ? year_text : NULL };
-    res = PQexecParams (self->conn,
-        "SELECT * FROM tally_totals (NULL, NULL, $1, $2::int)", 2, NULL, params, NULL, NULL, 0);
+    res = s_exec_params (self, "SELECT * FROM tally_totals (NULL, NULL, $1, $2::int)",
+                         2, params, NULL, NULL);
     if (!s_ok (res)) {
         s_failed (self, res, "reading a snapshot");
         return -1;
