@@ -12,6 +12,7 @@
 #include "migrate.h"
 #include "server.h"
 #include "settings.h"
+#include "slice.h"
 #include "store.h"
 
 static void
@@ -100,6 +101,11 @@ main (int argc, char **argv)
         settings_free (&settings);
         return rc;
     }
+    //  Before any thread starts, so that ZeroMQ's I/O thread and the
+    //  committers inherit it.
+    char slice_why [160] = "";
+    if (settings.sched_slice_us > 0)
+        slice_request (settings.sched_slice_us, slice_why, sizeof slice_why);
     zsys_init ();
     zsys_set_logident ("tally-collector");
     if (settings.syslog)
@@ -107,6 +113,10 @@ main (int argc, char **argv)
     char *described = settings_describe (&settings);
     log_info ("tally-collector %s starting: %s", TALLY_VERSION, described);
     free (described);
+    if (*slice_why)
+        log_info ("collector: kept the kernel's time slice, not --sched-slice-us=%d: %s; "
+                  "acks may wait longer for a CPU that PostgreSQL keeps busy",
+                  settings.sched_slice_us, slice_why);
 
     store_t *store = store_new (settings.db);
     server_t *server = server_new (&settings, &store);

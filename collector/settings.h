@@ -25,6 +25,7 @@ typedef struct {
     int db_connections;         //  committer threads, each with its connection
     int heartbeat_ms;           //  feed heartbeat period
     int stats_interval;         //  seconds between statistics lines
+    int sched_slice_us;         //  CPU slice asked for the threads (0 = kernel's)
     bool allow_plaintext;       //  plaintext on non-loopback endpoints
     char *curve_secret;         //  the collector's certificate ("" = no CURVE)
     char *clients;              //  folder of client certificates

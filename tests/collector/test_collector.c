@@ -10,6 +10,25 @@
 #include "catalog.h"
 #include "figures.h"
 #include "settings.h"
+#include "slice.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+
+//  The calling thread's slice in ns as sched_getattr reports it (its
+//  sched_runtime, 0 before Linux 6.12), read without slice.c's code.
+static uint64_t
+s_slice_ns (void)
+{
+    uint32_t attr [14] = { 0 };     //  struct sched_attr, 56 bytes
+    if (syscall (SYS_sched_getattr, 0, attr, (unsigned int) sizeof attr, 0))
+        return UINT64_MAX;
+    uint64_t runtime;
+    memcpy (&runtime, &attr [6], sizeof runtime);   //  after size, policy, flags, nice, priority
+    return runtime;
+}
 
 static catalog_t *
 s_tonghua (void)
@@ -107,7 +126,52 @@ START_TEST (test_settings_bad_input)
     ck_assert_int_eq (settings_parse (&settings, 2, missing, 1), -1);
     char *help [] = { "tally-collector", "--help", NULL };
     ck_assert_int_eq (settings_parse (&settings, 2, help, 1), 1);
+    //  0 keeps the kernel's slice; 1..99 are below what the kernel takes.
+    char *short_slice [] = { "tally-collector", "--sched-slice-us", "50", NULL };
+    ck_assert_int_eq (settings_parse (&settings, 3, short_slice, 1), -1);
+    char *long_slice [] = { "tally-collector", "--sched-slice-us", "100001", NULL };
+    ck_assert_int_eq (settings_parse (&settings, 3, long_slice, 1), -1);
+    char *no_slice [] = { "tally-collector", "--sched-slice-us", "0", NULL };
+    ck_assert_int_eq (settings_parse (&settings, 3, no_slice, 1), 0);
+    ck_assert_int_eq (settings.sched_slice_us, 0);
     settings_free (&settings);
+}
+END_TEST
+
+//  Runs in a thread started after the slice was asked for.
+static void *
+s_read_slice (void *arg)
+{
+    *(uint64_t *) arg = s_slice_ns ();
+    return NULL;
+}
+
+START_TEST (test_slice_request)
+{
+    char why [160] = "";
+    ck_assert_int_eq (slice_request (99, why, sizeof why), -1);
+    ck_assert_ptr_nonnull (strstr (why, "99 us"));
+    ck_assert_int_eq (slice_request (100001, why, sizeof why), -1);
+    //  The nice value stays (Check runs each test in a process of its own).
+    errno = 0;
+    int niced = nice (3);
+    ck_assert (niced != -1 || errno == 0);
+    why [0] = 0;
+    if (slice_request (300, why, sizeof why)) {
+        //  An older kernel: nothing changed, and the reason is given.
+        ck_assert_msg (strstr (why, "6.12") || strstr (why, "sched_"), "unexpected reason: %s", why);
+        ck_assert_uint_eq (s_slice_ns (), 0);
+        return;
+    }
+    ck_assert_uint_eq (s_slice_ns (), 300000);
+    errno = 0;
+    ck_assert_int_eq (nice (0), niced);
+    //  Threads started afterwards (ZeroMQ's, the committers) inherit it.
+    uint64_t in_thread = 0;
+    pthread_t thread;
+    ck_assert_int_eq (pthread_create (&thread, NULL, s_read_slice, &in_thread), 0);
+    pthread_join (thread, NULL);
+    ck_assert_uint_eq (in_thread, 300000);
 }
 END_TEST
 
@@ -449,6 +513,7 @@ main (void)
     tcase_add_test (tc, test_catalog_rejects_in_protocol_order);
     tcase_add_test (tc, test_settings_defaults_and_overrides);
     tcase_add_test (tc, test_settings_bad_input);
+    tcase_add_test (tc, test_slice_request);
     tcase_add_test (tc, test_config_file_and_precedence);
     tcase_add_test (tc, test_config_file_errors);
     tcase_add_test (tc, test_figures_roll_up);
