@@ -20,7 +20,8 @@
 #                and, from the collector's debug line of each batch, where a
 #                batch's time went (waiting for a connection, the two round
 #                trips to PostgreSQL, the committer's own work, hand-offs
-#                between threads);
+#                between threads); and, from PostgreSQL's log, the statements
+#                that took 20 ms or more, checkpoints and autovacuum runs;
 #   4. history   N historical reports (10 values each; default 2,000,000) loaded
 #                with set-based SQL into the same tables for years 2015-2024,
 #                with current_value, region_total and region_year made
@@ -247,6 +248,12 @@ batch_pctl() { sed -n "s/.* batch:.*[ ]$1=\([0-9.]*\).*/\1/p" | sort -n |
 say ""
 say "== latency: $rate reports/s, paced, one leaf report at a time; SUB on every region, in a thread of its own"
 checkpoint
+# PostgreSQL logs each statement that takes 20 ms or more, each checkpoint
+# and each autovacuum run during this phase: where the slowest reports waited.
+sql "$conninfo" "ALTER SYSTEM SET log_min_duration_statement = 20"
+sql "$conninfo" "ALTER SYSTEM SET log_autovacuum_min_duration = 0"
+sql "$conninfo" "SELECT pg_reload_conf ()" >/dev/null
+pglog_from=$(wc -l <"$tmp/pg/postgres.log")
 log_from=$(wc -l <"$tmp/collector.log")
 out=$("$bench_bin" latency --endpoint "$report_ep" --feed "$feed_ep" --share "$share" --rate "$rate" \
       --seconds "$seconds" --warmup "$warmup" --source lat --as-of 2026-06-30 \
@@ -279,6 +286,25 @@ say "collector's view of its $(wc -l <"$tmp/batches-lat.log") batches (ms, p50 /
     "($(grep -c ' inline=1 ' "$tmp/batches-lat.log" || true) batches stored by the loop itself, without);" \
     "oldest report, arrival to ack $(batch_pctl acked_ms <"$tmp/batches-lat.log");" \
     "reports a batch $(batch_pctl reports <"$tmp/batches-lat.log")"
+tail -n +"$((pglog_from + 1))" "$tmp/pg/postgres.log" >"$tmp/pg-lat.log"
+sql "$conninfo" "ALTER SYSTEM RESET log_min_duration_statement"
+sql "$conninfo" "ALTER SYSTEM RESET log_autovacuum_min_duration"
+sql "$conninfo" "SELECT pg_reload_conf ()" >/dev/null
+say "postgres during the phase: $(awk '
+    / duration: [0-9.]+ ms / {
+        ms = $0; sub(/.* duration: /, "", ms); sub(/ ms .*/, "", ms)
+        what = "other"
+        if ($0 ~ /: COMMIT *$/) what = "COMMIT"
+        else if (match($0, /tally_(apply|lock|write)/)) what = substr($0, RSTART, RLENGTH)
+        n[what]++; if (ms + 0 > max[what]) max[what] = ms + 0; total++ }
+    / checkpoint starting: / { checkpoints++ }
+    / automatic (vacuum|analyze) / { autovacuums++ }
+    END {
+        printf "%d statements took 20 ms or more", total
+        if (total) { printf " ("; sep = ""
+                     for (w in n) { printf "%s%s %d, up to %.0f ms", sep, w, n[w], max[w]; sep = "; " }
+                     printf ")" }
+        printf "; checkpoints started: %d; autovacuum runs: %d\n", checkpoints, autovacuums }' "$tmp/pg-lat.log")"
 
 # --- 4. history, then ingest again ----------------------------------------------
 say ""
