@@ -300,7 +300,7 @@ say "postgres during the phase: $(awk '
     / checkpoint starting: / { checkpoints++ }
     / automatic (vacuum|analyze) / { autovacuums++ }
     END {
-        printf "%d statements took 20 ms or more", total
+        printf "statements of 20 ms or more: %d", total
         if (total) { printf " ("; sep = ""
                      for (w in n) { printf "%s%s %d, up to %.0f ms", sep, w, n[w], max[w]; sep = "; " }
                      printf ")" }
