@@ -243,15 +243,22 @@ s_write_acked (FILE *file, const char *source, const s_list_t *seqs)
     return 0;
 }
 
-//  Decode a reply; NULL (and a message) if it is not a valid one.
-static proto_msg_t *
-s_decode_reply (zframe_t *frame)
+//  Receive the next reply waiting on a DEALER whose receive timeout is 0.
+//  False when none is left; else *reply is the decoded reply (NULL, and a
+//  message, when it is not a valid one) and *at when it was received.
+static bool
+s_next_reply (zsock_t *dealer, proto_msg_t **reply, int64_t *at)
 {
+    zframe_t *frame = zframe_recv (dealer);
+    if (!frame)
+        return false;
+    *at = s_now_us ();
     proto_error_t err;
-    proto_msg_t *msg = proto_msg_decode (zframe_data (frame), zframe_size (frame), 0, &err);
-    if (!msg)
+    *reply = proto_msg_decode (zframe_data (frame), zframe_size (frame), 0, &err);
+    if (!*reply)
         fprintf (stderr, "tally-bench: undecodable reply: %s\n", err.text);
-    return msg;
+    zframe_destroy (&frame);
+    return true;
 }
 
 //  --------------------------------------------------------------------------
@@ -306,13 +313,9 @@ s_client_actor (zsock_t *pipe, void *arg)
             zmq_pollitem_t item = { zsock_resolve (dealer), 0, ZMQ_POLLIN, 0 };
             if (zmq_poll (&item, 1, 10) <= 0)
                 continue;
-            while (true) {     //  receive timeout 0: NULL when nothing is left
-                zframe_t *frame = zframe_recv (dealer);
-                if (!frame)
-                    break;
-                int64_t at = s_now_us ();
-                proto_msg_t *reply = s_decode_reply (frame);
-                zframe_destroy (&frame);
+            proto_msg_t *reply;
+            int64_t at;
+            while (s_next_reply (dealer, &reply, &at)) {
                 in_flight--;
                 if (reply && reply->type == PROTO_ACK && streq (reply->status, "stored")) {
                     s_list_add (&self->acked, reply->seq);
@@ -544,13 +547,9 @@ s_run_latency (const s_args_t *args)
         int64_t wait_us = seq < total ? next_send - s_now_us () : 10000;
         if (zmq_poll (items, 1, wait_us > 0 ? (long) ((wait_us + 999) / 1000) : 0) < 0)
             break;
-        while (true) {     //  receive timeout 0: NULL when nothing is left
-            zframe_t *frame = zframe_recv (dealer);
-            if (!frame)
-                break;
-            int64_t at = s_now_us ();
-            proto_msg_t *reply = s_decode_reply (frame);
-            zframe_destroy (&frame);
+        proto_msg_t *reply;
+        int64_t at;
+        while (s_next_reply (dealer, &reply, &at)) {
             replies++;
             if (reply && reply->type == PROTO_ACK && reply->seq >= 1 && reply->seq <= seq) {
                 if (streq (reply->status, "stored"))
