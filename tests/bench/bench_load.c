@@ -11,6 +11,10 @@
                            at a fixed rate
       tally-bench copy     the ceiling: COPY of the same report and
                            report_value rows straight into PostgreSQL
+      tally-bench floor    the latency floor: the latency sender against an
+                           echo in this process that does the least a
+                           collector must (gather what arrived, commit one
+                           durable transaction, ack each report)
 
     Every subcommand ends with one machine-readable line starting "result "
     (key=value pairs) that run.sh reads; lines before it are for people.
@@ -31,17 +35,17 @@
 
 //  Everything a subcommand is told on the command line.
 typedef struct {
-    const char *command;        //  ingest, latency or copy
+    const char *command;        //  ingest, latency, copy or floor
     const char *endpoint;       //  report endpoint (ingest, latency)
     const char *feed;           //  feed endpoint (latency)
-    const char *db;             //  conninfo (copy)
+    const char *db;             //  conninfo (copy, floor)
     const char *share;          //  folder with catalog/regions.csv, catalog/metrics.csv
     const char *source;         //  source prefix: clients are PREFIX-cN
     const char *as_of;          //  as_of of every report
     const char *acked;          //  write "source<TAB>seq" of every stored ack here
     int clients;                //  ingest: concurrent DEALER clients
     int window;                 //  ingest: reports in flight per client
-    int rate;                   //  latency: reports per second
+    int rate;                   //  latency, floor: reports per second
     int batch;                  //  copy: reports per transaction
     double seconds;             //  measured time
     double warmup;              //  unmeasured time before it
@@ -492,24 +496,158 @@ s_watcher_actor (zsock_t *pipe, void *arg)
     zsock_destroy (&sub);
 }
 
+//  The floor: a ROUTER that gathers every report that has arrived,
+//  commits one durable transaction (an UPDATE of a one-row table, as small
+//  as a transaction gets) and acks each report, on the same machine, the
+//  same PostgreSQL and the same sockets as the collector. Nothing faster
+//  can be built on them; what the collector takes beyond it is its own.
+
+#define BENCH_FLOOR_BATCH   1000            //  reports gathered at most
+
+typedef struct {
+    const char *conninfo;
+    char endpoint [256];        //  bound, or "" when it could not start
+    char error [512];           //  why not
+    int64_t batches;            //  transactions committed
+} s_floor_t;
+
+static void
+s_floor_serve (s_floor_t *self, zsock_t *pipe, zsock_t *router, PGconn *conn)
+{
+    zmsg_t **held = (zmsg_t **) zmalloc (BENCH_FLOOR_BATCH * sizeof (zmsg_t *));
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    while (zpoller_wait (poller, -1) == router) {
+        size_t count = 0;
+        while (count < BENCH_FLOOR_BATCH && (held [count] = zmsg_recv (router)))
+            count++;
+        PGresult *res = PQexec (conn, "UPDATE bench_floor SET n = n + 1 WHERE id = 1");
+        bool committed = PQresultStatus (res) == PGRES_COMMAND_OK;
+        if (!committed && !*self->error)
+            snprintf (self->error, sizeof self->error, "%s", PQerrorMessage (conn));
+        PQclear (res);
+        self->batches += committed;
+        for (size_t i = 0; i < count; i++) {
+            //  Not committed: no answer, so the sender counts it unanswered.
+            zframe_t *routing = zmsg_pop (held [i]);
+            zframe_t *body = zmsg_first (held [i]);
+            proto_error_t err;
+            proto_msg_t *report = committed && routing && body
+                                ? proto_msg_decode (zframe_data (body), zframe_size (body), 0, &err)
+                                : NULL;
+            if (report) {
+                proto_msg_t *ack = proto_msg_new (PROTO_ACK);
+                ack->has_source = ack->has_seq = true;
+                snprintf (ack->source, sizeof ack->source, "%s", report->source);
+                ack->seq = report->seq;
+                snprintf (ack->status, sizeof ack->status, "stored");
+                size_t size;
+                uint8_t *data = proto_msg_encode (ack, &size, &err);
+                if (data) {
+                    zmsg_t *reply = zmsg_new ();
+                    zmsg_append (reply, &routing);
+                    zmsg_addmem (reply, data, size);
+                    zmsg_send (&reply, router);
+                    free (data);
+                }
+                proto_msg_destroy (&ack);
+                proto_msg_destroy (&report);
+            }
+            zframe_destroy (&routing);
+            zmsg_destroy (&held [i]);
+        }
+    }
+    zpoller_destroy (&poller);
+    free (held);
+}
+
+static void
+s_floor_actor (zsock_t *pipe, void *arg)
+{
+    s_floor_t *self = (s_floor_t *) arg;
+    PGconn *conn = PQconnectdb (self->conninfo);
+    PGresult *res = PQstatus (conn) == CONNECTION_OK
+                  ? PQexec (conn, "SET client_min_messages = warning;"
+                                  "CREATE TABLE IF NOT EXISTS bench_floor (id int PRIMARY KEY, n bigint NOT NULL);"
+                                  "INSERT INTO bench_floor VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
+                  : NULL;
+    zsock_t *router = NULL;
+    if (PQresultStatus (res) == PGRES_COMMAND_OK) {
+        router = zsock_new (ZMQ_ROUTER);
+        zsock_set_sndhwm (router, 0);
+        zsock_set_rcvhwm (router, 0);
+        if (zsock_bind (router, "tcp://127.0.0.1:*") > 0) {
+            snprintf (self->endpoint, sizeof self->endpoint, "%s", zsock_endpoint (router));
+            zsock_set_rcvtimeo (router, 0);     //  each gathering reads until NULL
+        }
+        else
+            snprintf (self->error, sizeof self->error, "cannot bind tcp://127.0.0.1:*");
+    }
+    else {
+        //  libpq's message, on one line.
+        snprintf (self->error, sizeof self->error, "%s", PQerrorMessage (conn));
+        for (char *c = self->error; *c; c++)
+            if (*c == '\n' || *c == '\t')
+                *c = ' ';
+        size_t len = strlen (self->error);
+        while (len > 0 && self->error [len - 1] == ' ')
+            self->error [--len] = 0;
+    }
+    PQclear (res);
+    zsock_signal (pipe, 0);     //  self->endpoint is set: zactor_new returns
+    if (*self->endpoint)
+        s_floor_serve (self, pipe, router, conn);
+    zsock_destroy (&router);
+    PQfinish (conn);
+}
+
+//  The floor's figures: what the sender measured, and how many
+//  transactions the echo committed. 1 when a report went unanswered.
+static int
+s_floor_report (const s_args_t *args, const s_floor_t *echo, s_list_t *acks, int64_t total,
+                int64_t sent, int64_t replies, int64_t nacks, int64_t late_sends, double achieved)
+{
+    if (*echo->error)
+        fprintf (stderr, "tally-bench floor: the echo's commit failed: %s\n", echo->error);
+    qsort (acks->data, acks->count, sizeof (int64_t), s_compare_int64);
+    printf ("floor: %" PRId64 " reports at %d reports/s (achieved %.0f/s, %" PRId64 " sends over "
+            "1 ms late), %zu measured after %.1f s warm-up; %" PRId64 " transactions, %.1f "
+            "reports each\n", sent, args->rate, achieved, late_sends, acks->count, args->warmup,
+            echo->batches, echo->batches ? (double) replies / (double) echo->batches : 0.0);
+    printf ("floor: ack p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
+            s_percentile_ms (acks, 50), s_percentile_ms (acks, 99),
+            s_percentile_ms (acks, 99.9), s_percentile_ms (acks, 100));
+    printf ("result floor_p50_ms=%.2f floor_p99_ms=%.2f acked=%" PRId64 " nacks=%" PRId64
+            " unanswered=%" PRId64 "\n", s_percentile_ms (acks, 50), s_percentile_ms (acks, 99),
+            replies - nacks, nacks, total - replies);
+    return nacks || replies != total ? 1 : 0;
+}
+
 static int
 s_run_latency (const s_args_t *args)
 {
     int64_t interval = (int64_t) (1e6 / args->rate);
     int64_t total = (int64_t) ((args->warmup + args->seconds) * args->rate);
     int64_t first_measured = (int64_t) (args->warmup * args->rate) + 1;
+    //  The thread beside the sender: the feed's watcher, or the floor's echo.
+    bool floor = streq (args->command, "floor");
     s_watcher_t watch = { .endpoint = args->feed, .total = total,
                           .seen_at = (int64_t *) zmalloc ((size_t) (total + 1) * sizeof (int64_t)) };
-    zactor_t *watcher = zactor_new (s_watcher_actor, &watch);
+    s_floor_t echo = { .conninfo = args->db };
+    zactor_t *watcher = floor ? zactor_new (s_floor_actor, &echo) : zactor_new (s_watcher_actor, &watch);
+    const char *endpoint = floor ? echo.endpoint : args->endpoint;
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     zsock_set_sndhwm (dealer, 0);
     zsock_set_rcvhwm (dealer, 0);
     zsock_set_linger (dealer, 0);
-    if (!watch.live || zsock_connect (dealer, "%s", args->endpoint)) {
-        if (!watch.live)
+    bool ready = floor ? *echo.endpoint : watch.live;
+    if (!ready || zsock_connect (dealer, "%s", endpoint)) {
+        if (!ready && floor)
+            fprintf (stderr, "tally-bench floor: cannot start the echo: %s\n", echo.error);
+        else
+        if (!ready)
             fprintf (stderr, "tally-bench: no heartbeat on %s within 5 s\n", args->feed);
         else
-            fprintf (stderr, "tally-bench: cannot connect to %s\n", args->endpoint);
+            fprintf (stderr, "tally-bench: cannot connect to %s\n", endpoint);
         zactor_destroy (&watcher);
         zsock_destroy (&dealer);
         free (watch.seen_at);
@@ -566,6 +704,16 @@ s_run_latency (const s_args_t *args)
     }
     //  The watcher is gone (joined) before its times are read.
     zactor_destroy (&watcher);
+    if (floor) {
+        int rc = s_floor_report (args, &echo, &acks, total, seq, replies, nacks, late_sends,
+                                 (double) seq / ((double) (sent_at [seq > 0 ? seq : 1] - start) / 1e6 + 1e-9));
+        free (acks.data);
+        free (acked.data);
+        free (sent_at);
+        free (watch.seen_at);
+        zsock_destroy (&dealer);
+        return rc;
+    }
     for (int64_t i = first_measured; i <= seq; i++)
         if (watch.seen_at [i])
             s_list_add (&feeds, watch.seen_at [i] - sent_at [i]);
@@ -751,6 +899,8 @@ s_usage (FILE *out)
         "                           [--seconds S] [--warmup S] [--source P] [--as-of D] [--acked FILE]\n"
         "       tally-bench copy    --db CONNINFO --share DIR [--batch 1000] [--seconds S] [--warmup S]\n"
         "                           [--source P] [--as-of D]\n"
+        "       tally-bench floor   --db CONNINFO --share DIR [--rate 1000] [--seconds S] [--warmup S]\n"
+        "                           [--source P] [--as-of D]\n"
         "\n"
         "The load generator of tests/bench/run.sh (see there). Each run ends with a line\n"
         "'result key=value ...'. Exit status 1 when a report was not acked.\n");
@@ -809,6 +959,8 @@ main (int argc, char **argv)
         return s_run_latency (&args);
     if (streq (args.command, "copy") && args.db)
         return s_run_copy (&args);
+    if (streq (args.command, "floor") && args.db)
+        return s_run_latency (&args);
     s_usage (stderr);
     return 2;
 }

@@ -22,6 +22,10 @@
 #                trips to PostgreSQL, the committer's own work, hand-offs
 #                between threads); and, from PostgreSQL's log, the statements
 #                that took 20 ms or more, checkpoints and autovacuum runs;
+#                then the floor: the same sender against an echo in
+#                tally-bench that commits one durable one-row transaction per
+#                gathering of reports and acks them (the least any collector
+#                must do), its ack p50/p99 beside the collector's;
 #   4. history   N historical reports (10 values each; default 2,000,000) loaded
 #                with set-based SQL into the same tables for years 2015-2024,
 #                with current_value, region_total and region_year made
@@ -147,6 +151,7 @@ for attempt in 1 2 3; do
 done
 [ -n "$conninfo" ] || die "PostgreSQL did not start; see the log lines above"
 copy_conninfo="${conninfo/dbname=tally/dbname=tally_copy}"
+floor_conninfo="${conninfo/dbname=tally/dbname=tally_floor}"
 "$collector_bin" migrate --db "$conninfo" --share "$share" >"$tmp/migrate.log" 2>&1 \
     || { cat "$tmp/migrate.log"; die "migrate failed"; }
 
@@ -305,6 +310,25 @@ say "postgres during the phase: $(awk '
                      for (w in n) { printf "%s%s %d, up to %.0f ms", sep, w, n[w], max[w]; sep = "; " }
                      printf ")" }
         printf "; checkpoints started: %d; autovacuum runs: %d\n", checkpoints, autovacuums }' "$tmp/pg-lat.log")"
+
+# The latency floor: the same paced sender against an echo inside
+# tally-bench that gathers what has arrived, commits one durable one-row
+# transaction and acks each report, through the same PostgreSQL and the
+# same kind of sockets; in a database of its own. No collector can ack
+# faster on this machine: the ack latency above is best read against it.
+say ""
+say "== latency floor: the same sender against an echo that commits one row per gathering and acks"
+sql "$conninfo" "CREATE DATABASE tally_floor"
+out=$("$bench_bin" floor --db "$floor_conninfo" --share "$share" --rate "$rate" \
+      --seconds "$seconds" --warmup "$warmup" --source floor --as-of 2026-06-30) \
+    || fail "tally-bench floor: not every report was acked"
+say "$out"
+res=$(grep '^result ' <<<"$out" || true)
+floor_p50=$(field floor_p50_ms "$res"); floor_p99=$(field floor_p99_ms "$res")
+say "ack latency against the floor: p50 ${ack_p50} vs ${floor_p50} ms," \
+    "p99 ${ack_p99} vs ${floor_p99} ms ($(awk -v a="$ack_p99" -v f="$floor_p99" \
+    'BEGIN { printf "%.1f", (f > 0) ? a / f : 0 }') times the floor's)"
+sql "$conninfo" "DROP DATABASE tally_floor WITH (FORCE)"
 
 # --- 4. history, then ingest again ----------------------------------------------
 say ""
