@@ -3,7 +3,7 @@
     tally_lock() returns the region_year rows a batch touches (its regions
     and all their ancestors, locked) with their figures by metric position,
     and the metrics with their positions and rules. The stored reports' values
-    are offered; figures_merge() then applies the rules of DESIGN.md:
+    are offered; figures_merge() then applies the rules of docs/sql.md:
     per region, metric and year the newest as_of wins (ties: the higher
     report id); a leaf's figure, or any region's figure of a rule-`none`
     metric, is its own total; a leaf's change of a `sum` figure is added to

@@ -54,6 +54,15 @@ s_keygen (int argc, char **argv)
 {
     const char *dir = ".", *name = "collector";
     for (int i = 2; i < argc; i++) {
+        if (streq (argv [i], "-h") || streq (argv [i], "--help")) {
+            printf ("usage: tally-collector keygen [--dir DIR] [--name NAME]\n\n"
+                    "Make the collector's CURVE certificate pair: DIR/NAME.cert (public; give\n"
+                    "it to reporters and subscribers as --server-key) and DIR/NAME.cert_secret\n"
+                    "(mode 0600; the collector's --curve-secret). Defaults: DIR . and NAME\n"
+                    "collector. Exit status: 0 written, 1 not written (the files exist\n"
+                    "already, or the folder cannot be written), 2 on a usage error.\n");
+            return 0;
+        }
         if ((streq (argv [i], "--dir") || streq (argv [i], "--name")) && i + 1 < argc) {
             if (streq (argv [i], "--dir"))
                 dir = argv [++i];

@@ -903,7 +903,8 @@ s_usage (FILE *out)
         "                           [--source P] [--as-of D]\n"
         "\n"
         "The load generator of tests/bench/run.sh (see there). Each run ends with a line\n"
-        "'result key=value ...'. Exit status 1 when a report was not acked.\n");
+        "'result key=value ...'. Exit status: 0 when every report was acked, 1 when one was\n"
+        "not or the database or an endpoint could not be used, 2 on a usage error.\n");
 }
 
 int
@@ -917,8 +918,21 @@ main (int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     args.command = argv [1];
+    const char *commands [] = { "ingest", "latency", "copy", "floor" };
+    bool known = false;
+    for (size_t c = 0; c < sizeof commands / sizeof commands [0]; c++)
+        known |= streq (args.command, commands [c]);
+    if (!known) {
+        fprintf (stderr, "tally-bench: unknown command '%s' (ingest, latency, copy or floor; "
+                 "see --help)\n", args.command);
+        return 2;
+    }
     for (int i = 2; i < argc; i++) {
         const char *name = argv [i];
+        if (streq (name, "-h") || streq (name, "--help")) {
+            s_usage (stdout);
+            return 0;
+        }
         const char *value = i + 1 < argc ? argv [i + 1] : NULL;
         if (!value) {
             fprintf (stderr, "tally-bench: option %s needs a value\n", name);
@@ -953,14 +967,17 @@ main (int argc, char **argv)
         return 2;
     zsys_init ();
     zsys_set_linger (0);
-    if (streq (args.command, "ingest") && args.endpoint)
+    const char *missing = streq (args.command, "copy") || streq (args.command, "floor")
+                        ? (args.db ? NULL : "--db")
+                        : !args.endpoint ? "--endpoint"
+                        : streq (args.command, "latency") && !args.feed ? "--feed" : NULL;
+    if (missing) {
+        fprintf (stderr, "tally-bench %s: %s is required (see --help)\n", args.command, missing);
+        return 2;
+    }
+    if (streq (args.command, "ingest"))
         return s_run_ingest (&args);
-    if (streq (args.command, "latency") && args.endpoint && args.feed)
-        return s_run_latency (&args);
-    if (streq (args.command, "copy") && args.db)
+    if (streq (args.command, "copy"))
         return s_run_copy (&args);
-    if (streq (args.command, "floor") && args.db)
-        return s_run_latency (&args);
-    s_usage (stderr);
-    return 2;
+    return s_run_latency (&args);       //  latency or floor
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh — tally's performance benchmark (DESIGN.md, "Performance targets").
+# run.sh — tally's performance benchmark (README, "Performance": the targets).
 #
 #   tests/bench/run.sh [--quick] [--seconds S] [--history N] [--build DIR] [--keep]
 #
@@ -321,7 +321,7 @@ say "== latency floor: the same sender against an echo that commits one row per 
 sql "$conninfo" "CREATE DATABASE tally_floor"
 out=$("$bench_bin" floor --db "$floor_conninfo" --share "$share" --rate "$rate" \
       --seconds "$seconds" --warmup "$warmup" --source floor --as-of 2026-06-30) \
-    || fail "tally-bench floor: not every report was acked"
+    || fail "tally-bench floor failed (not every report was acked, or see its message above)"
 say "$out"
 res=$(grep '^result ' <<<"$out" || true)
 floor_p50=$(field floor_p50_ms "$res"); floor_p99=$(field floor_p99_ms "$res")

@@ -7,8 +7,8 @@
     endpoints, at least ten times while reports are in flight. A reporter
     that gives up (exit 3, undelivered) is run again with `flush`. At the end
     every report is stored exactly once, every outbox is empty, and the
-    roll-ups equal a recomputation from the current figures. DESIGN.md,
-    "Delivery guarantees": exactly-once effect over at-least-once delivery.
+    roll-ups equal a recomputation from the current figures: exactly-once
+    effect over at-least-once delivery (README, "Reliability").
 */
 #include <check.h>
 #include <inttypes.h>

@@ -4,7 +4,7 @@
     PostgreSQL. Client threads with raw DEALER sockets report at once for
     the same regions — the seven counties of 通化市 — so every batch of every
     collector updates the same region_total and region_year rows of the city
-    and the province. The suite checks what DESIGN.md promises for "Beyond one
+    and the province. The suite checks what README promises in "Beyond one
     machine": no deadlock or statement error in any collector's log, every
     report acked exactly once, each region's figures exactly those of its
     newest report (checked against a model the test keeps itself),
