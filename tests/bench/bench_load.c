@@ -631,7 +631,7 @@ s_run_latency (const s_args_t *args)
     //  The thread beside the sender: the feed's watcher, or the floor's echo.
     bool floor = streq (args->command, "floor");
     s_watcher_t watch = { .endpoint = args->feed, .total = total,
-                          .seen_at = (int64_t *) zmalloc ((size_t) (total + 1) * sizeof (int64_t)) };
+                          .seen_at = floor ? NULL : (int64_t *) zmalloc ((size_t) (total + 1) * sizeof (int64_t)) };
     s_floor_t echo = { .conninfo = args->db };
     zactor_t *watcher = floor ? zactor_new (s_floor_actor, &echo) : zactor_new (s_watcher_actor, &watch);
     const char *endpoint = floor ? echo.endpoint : args->endpoint;
@@ -704,9 +704,9 @@ s_run_latency (const s_args_t *args)
     }
     //  The watcher is gone (joined) before its times are read.
     zactor_destroy (&watcher);
+    double achieved = (double) seq / ((double) (sent_at [seq > 0 ? seq : 1] - start) / 1e6 + 1e-9);
     if (floor) {
-        int rc = s_floor_report (args, &echo, &acks, total, seq, replies, nacks, late_sends,
-                                 (double) seq / ((double) (sent_at [seq > 0 ? seq : 1] - start) / 1e6 + 1e-9));
+        int rc = s_floor_report (args, &echo, &acks, total, seq, replies, nacks, late_sends, achieved);
         free (acks.data);
         free (acked.data);
         free (sent_at);
@@ -728,7 +728,6 @@ s_run_latency (const s_args_t *args)
     qsort (acks.data, acks.count, sizeof (int64_t), s_compare_int64);
     qsort (feeds.data, feeds.count, sizeof (int64_t), s_compare_int64);
     int64_t measured = total - first_measured + 1;
-    double achieved = (double) seq / ((double) (sent_at [seq > 0 ? seq : 1] - start) / 1e6 + 1e-9);
     printf ("latency: %" PRId64 " reports at %d reports/s (achieved %.0f/s, %" PRId64
             " sends over 1 ms late), %" PRId64 " measured after %.1f s warm-up\n",
             total, args->rate, achieved, late_sends, measured, args->warmup);
