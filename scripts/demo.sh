@@ -94,7 +94,9 @@ if [ "$failed" = 1 ]; then
     exit 1
 fi
 
-year=$(tail -n +2 "$seed" | head -1 | cut -d, -f3 | cut -c1-4)
+# (Read by awk alone: with pipefail, `tail | head -1` fails when head exits
+# before tail has written everything, and tail gets SIGPIPE.)
+year=$(awk -F, 'NR == 2 { print substr($3, 1, 4); exit }' "$seed")
 say "city totals (tally-watch --once --prefix 2205 --year $year)"
 "$watch" --once --prefix 2205 --year "$year" --feed "$feed_ep" --query "$query_ep"
 

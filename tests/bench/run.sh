@@ -155,7 +155,7 @@ floor_conninfo="${conninfo/dbname=tally/dbname=tally_floor}"
 "$collector_bin" migrate --db "$conninfo" --share "$share" >"$tmp/migrate.log" 2>&1 \
     || { cat "$tmp/migrate.log"; die "migrate failed"; }
 
-say "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+say "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 say "postgres: $("$psql_bin" -X -tA -d "$conninfo" -c "SELECT version()" | cut -d, -f1);" \
     "fsync=$(sql "$conninfo" "SHOW fsync") synchronous_commit=$(sql "$conninfo" "SHOW synchronous_commit")" \
     "shared_buffers=$(sql "$conninfo" "SHOW shared_buffers")"
@@ -472,7 +472,7 @@ say "acked reports: ${acked_rows}; not stored exactly once: ${bad_rows}; acked t
 [ "${twice_rows:-x}" = 0 ] || fail "${twice_rows} reports were acked 'stored' twice"
 [ "${unacked_rows:-x}" = 0 ] || fail "${unacked_rows} reports were stored but never acked"
 if grep -qiE 'error|assert' "$tmp/collector.log"; then
-    say "collector log has errors:"; grep -iE 'error|assert' "$tmp/collector.log" | head -5
+    say "collector log has errors:"; grep -m 5 -iE 'error|assert' "$tmp/collector.log"
 fi
 
 elapsed=$(( $(date +%s) - started ))
