@@ -52,15 +52,16 @@ s_usage (FILE *out)
 static int
 s_keygen (int argc, char **argv)
 {
+    const char *usage = "usage: tally-collector keygen [--dir DIR] [--name NAME]";
     const char *dir = ".", *name = "collector";
     for (int i = 2; i < argc; i++) {
         if (streq (argv [i], "-h") || streq (argv [i], "--help")) {
-            printf ("usage: tally-collector keygen [--dir DIR] [--name NAME]\n\n"
+            printf ("%s\n\n"
                     "Make the collector's CURVE certificate pair: DIR/NAME.cert (public; give\n"
                     "it to reporters and subscribers as --server-key) and DIR/NAME.cert_secret\n"
                     "(mode 0600; the collector's --curve-secret). Defaults: DIR . and NAME\n"
                     "collector. Exit status: 0 written, 1 not written (the files exist\n"
-                    "already, or the folder cannot be written), 2 on a usage error.\n");
+                    "already, or the folder cannot be written), 2 on a usage error.\n", usage);
             return 0;
         }
         if ((streq (argv [i], "--dir") || streq (argv [i], "--name")) && i + 1 < argc) {
@@ -70,8 +71,7 @@ s_keygen (int argc, char **argv)
                 name = argv [++i];
         }
         else {
-            fprintf (stderr, "tally-collector keygen: unexpected '%s'; usage: tally-collector keygen "
-                     "[--dir DIR] [--name NAME]\n", argv [i]);
+            fprintf (stderr, "tally-collector keygen: unexpected '%s'; %s\n", argv [i], usage);
             return 2;
         }
     }
