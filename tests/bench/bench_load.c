@@ -35,7 +35,7 @@
 
 //  Everything a subcommand is told on the command line.
 typedef struct {
-    const char *command;        //  ingest, latency, copy or floor
+    const char *command;        //  ingest, latency, copy, floor or probe
     const char *endpoint;       //  report endpoint (ingest, latency)
     const char *feed;           //  feed endpoint (latency)
     const char *db;             //  conninfo (copy, floor)
@@ -886,6 +886,69 @@ s_run_copy (const s_args_t *args)
 }
 
 //  --------------------------------------------------------------------------
+//  The machine's memory stalls: how steady memory-bound work runs here
+
+//  A chase of dependent loads through 64 MiB in a random order, 4096 loads a
+//  sample, with a 1 ms pause after each. PostgreSQL's work is of this kind (its
+//  time goes to cache misses, not arithmetic); on a VM whose host is busy it
+//  can run several times slower for a fraction of a second, and every figure
+//  of the benchmark is measured through that.
+#define PROBE_SLOTS ((size_t) 8 << 20)
+#define PROBE_LOADS 4096
+
+//  Where the chase ended: stored so that the compiler keeps the loads.
+static volatile size_t s_probe_sink;
+
+static int
+s_run_probe (const s_args_t *args)
+{
+    size_t *next = (size_t *) malloc (PROBE_SLOTS * sizeof (size_t));
+    if (!next) {
+        fprintf (stderr, "tally-bench probe: cannot allocate 64 MiB\n");
+        return 1;
+    }
+    //  Sattolo's shuffle: one cycle through every slot.
+    for (size_t i = 0; i < PROBE_SLOTS; i++)
+        next [i] = i;
+    uint64_t state = 0x9E3779B97F4A7C15u;
+    for (size_t i = PROBE_SLOTS - 1; i > 0; i--) {
+        state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+        size_t j = (size_t) (state % i);
+        size_t kept = next [i]; next [i] = next [j]; next [j] = kept;
+    }
+    s_list_t samples = { 0 };
+    size_t at = 0;
+    int64_t start = s_now_us ();
+    int64_t measure_from = start + (int64_t) (args->warmup * 1e6);
+    int64_t end = measure_from + (int64_t) (args->seconds * 1e6);
+    while (s_now_us () < end) {
+        int64_t t0 = s_now_us ();
+        for (int k = 0; k < PROBE_LOADS; k++)
+            at = next [at];
+        int64_t t1 = s_now_us ();
+        if (t0 >= measure_from)
+            s_list_add (&samples, t1 - t0);
+        zclock_sleep (1);
+    }
+    s_probe_sink = at;
+    free (next);
+    qsort (samples.data, samples.count, sizeof (int64_t), s_compare_int64);
+    size_t slow = 0;
+    for (size_t i = 0; i < samples.count; i++)
+        slow += samples.data [i] > 3 * samples.data [0];
+    double slow_pct = samples.count ? 100.0 * (double) slow / (double) samples.count : 0;
+    printf ("probe: %zu samples of %d dependent loads through 64 MiB, a 1 ms pause after each: "
+            "best %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.2f ms; %.1f%% over 3 times the best\n",
+            samples.count, PROBE_LOADS, s_percentile_ms (&samples, 0), s_percentile_ms (&samples, 50),
+            s_percentile_ms (&samples, 99), s_percentile_ms (&samples, 100), slow_pct);
+    printf ("result probe_best_ms=%.2f probe_p50_ms=%.2f probe_p99_ms=%.2f probe_max_ms=%.2f "
+            "probe_slow_pct=%.1f\n", s_percentile_ms (&samples, 0), s_percentile_ms (&samples, 50),
+            s_percentile_ms (&samples, 99), s_percentile_ms (&samples, 100), slow_pct);
+    free (samples.data);
+    return samples.count ? 0 : 1;
+}
+
+//  --------------------------------------------------------------------------
 //  Command line
 
 static void
@@ -900,10 +963,12 @@ s_usage (FILE *out)
         "                           [--source P] [--as-of D]\n"
         "       tally-bench floor   --db CONNINFO --share DIR [--rate 1000] [--seconds S] [--warmup S]\n"
         "                           [--source P] [--as-of D]\n"
+        "       tally-bench probe   [--seconds S] [--warmup S]   (how steady memory-bound work runs)\n"
         "\n"
         "The load generator of tests/bench/run.sh (see there). Each run ends with a line\n"
-        "'result key=value ...'. Exit status: 0 when every report was acked, 1 when one was\n"
-        "not or the database or an endpoint could not be used, 2 on a usage error.\n");
+        "'result key=value ...'. Exit status: 0 when every report was acked (probe: when it\n"
+        "ran), 1 when one was not or the database or an endpoint could not be used, 2 on a\n"
+        "usage error.\n");
 }
 
 int
@@ -917,12 +982,12 @@ main (int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     args.command = argv [1];
-    const char *commands [] = { "ingest", "latency", "copy", "floor" };
+    const char *commands [] = { "ingest", "latency", "copy", "floor", "probe" };
     bool known = false;
     for (size_t c = 0; c < sizeof commands / sizeof commands [0]; c++)
         known |= streq (args.command, commands [c]);
     if (!known) {
-        fprintf (stderr, "tally-bench: unknown command '%s' (ingest, latency, copy or floor; "
+        fprintf (stderr, "tally-bench: unknown command '%s' (ingest, latency, copy, floor or probe; "
                  "see --help)\n", args.command);
         return 2;
     }
@@ -956,12 +1021,18 @@ main (int argc, char **argv)
             return 2;
         }
     }
-    if (!args.share || args.clients < 1 || args.window < 1 || args.rate < 1 || args.batch < 1
-    ||  args.seconds <= 0 || args.warmup < 0 || !proto_date_valid (args.as_of, NULL)) {
-        fprintf (stderr, "tally-bench: --share is required; counts and --seconds must be positive, "
-                 "--as-of a date\n");
+    bool probe = streq (args.command, "probe");
+    if (args.seconds <= 0 || args.warmup < 0) {
+        fprintf (stderr, "tally-bench: --seconds must be a positive number and --warmup not negative\n");
         return 2;
     }
+    if (!probe && (!args.share || args.clients < 1 || args.window < 1 || args.rate < 1 || args.batch < 1
+                   || !proto_date_valid (args.as_of, NULL))) {
+        fprintf (stderr, "tally-bench: --share is required; counts must be positive, --as-of a date\n");
+        return 2;
+    }
+    if (probe)
+        return s_run_probe (&args);
     if (s_catalog_load (args.share))
         return 2;
     zsys_init ();

@@ -14,7 +14,9 @@
 #   2. ingest    8 DEALER clients, each with 128 reports in flight, 10 values a
 #                report; acks counted as they arrive (the collector acks after
 #                COMMIT): reports/s and values/s;
-#   3. latency   one sender paced at 1,000 reports/s, each report for a leaf
+#   3. latency   (after a probe of how steady memory-bound work runs on the
+#                machine just then: tally-bench probe)
+#                one sender paced at 1,000 reports/s, each report for a leaf
 #                region carrying its seq as the value of cattle_added; a SUB
 #                matches the leaf's totals to the report: ack and feed p50/p99;
 #                and, from the collector's debug line of each batch, where a
@@ -258,6 +260,15 @@ batch_pctl() { sed -n "s/.* batch:.*[ ]$1=\([0-9.]*\).*/\1/p" | sort -n |
                     { v[NR] = $1 }
                     END { if (NR == 0) { print "-"; exit }
                           printf "%s / %s", v[rank(0.50)], v[rank(0.99)] }'; }
+# How steady memory-bound work runs on this machine just now: on a VM whose
+# host is busy, PostgreSQL's work (mostly cache misses) can run several times
+# slower for a fraction of a second, every few seconds, and every report
+# that arrives meanwhile waits for it; the latency phase is read against it.
+say ""
+say "== machine: memory-bound work, just before the latency phase"
+out=$("$bench_bin" probe --seconds "$(( seconds > 6 ? seconds / 3 : 2 ))" --warmup 0.5) \
+    || fail "tally-bench probe failed"
+say "$out"
 say ""
 say "== latency: $rate reports/s, paced, one leaf report at a time; SUB on every region, in a thread of its own"
 checkpoint
