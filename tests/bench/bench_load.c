@@ -15,6 +15,8 @@
                            echo in this process that does the least a
                            collector must (gather what arrived, commit one
                            durable transaction, ack each report)
+      tally-bench probe    how steadily memory-bound work runs on the
+                           machine just now (a chase of dependent loads)
 
     Every subcommand ends with one machine-readable line starting "result "
     (key=value pairs) that run.sh reads; lines before it are for people.
@@ -22,7 +24,9 @@
     each leaf always with the same 10 metrics, as a county would report.
 */
 #include <czmq.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <libpq-fe.h>
 
 #include "proto_msg.h"
@@ -226,6 +230,13 @@ s_compare_int64 (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static void
+s_list_sort (s_list_t *list)
+{
+    if (list->count > 0)
+        qsort (list->data, list->count, sizeof (int64_t), s_compare_int64);
+}
+
 //  The p-th percentile (0..100) of a sorted list, nearest rank, in ms.
 static double
 s_percentile_ms (const s_list_t *sorted, double p)
@@ -400,7 +411,7 @@ s_run_ingest (const s_args_t *args)
     //  after the window's first burst (which ends at the first gap of 10 ms
     //  or more) up to the last one, over the time between them, so that the
     //  rate does not depend on where the window edges fall between bursts.
-    qsort (times.data, times.count, sizeof (int64_t), s_compare_int64);
+    s_list_sort (&times);
     double rps = (double) window / args->seconds;
     if (times.count > 2) {
         size_t k = 1;
@@ -608,7 +619,7 @@ s_floor_report (const s_args_t *args, const s_floor_t *echo, s_list_t *acks, int
 {
     if (*echo->error)
         fprintf (stderr, "tally-bench floor: the echo's commit failed: %s\n", echo->error);
-    qsort (acks->data, acks->count, sizeof (int64_t), s_compare_int64);
+    s_list_sort (acks);
     printf ("floor: %" PRId64 " reports at %d reports/s (achieved %.0f/s, %" PRId64 " sends over "
             "1 ms late), %zu measured after %.1f s warm-up; %" PRId64 " transactions, %.1f "
             "reports each\n", sent, args->rate, achieved, late_sends, acks->count, args->warmup,
@@ -725,8 +736,8 @@ s_run_latency (const s_args_t *args)
             rc = 1;
         }
     }
-    qsort (acks.data, acks.count, sizeof (int64_t), s_compare_int64);
-    qsort (feeds.data, feeds.count, sizeof (int64_t), s_compare_int64);
+    s_list_sort (&acks);
+    s_list_sort (&feeds);
     int64_t measured = total - first_measured + 1;
     printf ("latency: %" PRId64 " reports at %d reports/s (achieved %.0f/s, %" PRId64
             " sends over 1 ms late), %" PRId64 " measured after %.1f s warm-up\n",
@@ -888,7 +899,7 @@ s_run_copy (const s_args_t *args)
 //  --------------------------------------------------------------------------
 //  The machine's memory stalls: how steady memory-bound work runs here
 
-//  A chase of dependent loads through 64 MiB in a random order, 4096 loads a
+//  A chase of dependent loads through 64 MiB (on a 64-bit machine) in a random order, 4096 loads a
 //  sample, with a 1 ms pause after each. PostgreSQL's work is of this kind (its
 //  time goes to cache misses, not arithmetic); on a VM whose host is busy it
 //  can run several times slower for a fraction of a second, and every figure
@@ -904,7 +915,8 @@ s_run_probe (const s_args_t *args)
 {
     size_t *next = (size_t *) malloc (PROBE_SLOTS * sizeof (size_t));
     if (!next) {
-        fprintf (stderr, "tally-bench probe: cannot allocate 64 MiB\n");
+        fprintf (stderr, "tally-bench probe: cannot allocate %zu MiB; free some memory\n",
+                 PROBE_SLOTS * sizeof (size_t) >> 20);
         return 1;
     }
     //  Sattolo's shuffle: one cycle through every slot.
@@ -932,24 +944,46 @@ s_run_probe (const s_args_t *args)
     }
     s_probe_sink = at;
     free (next);
-    qsort (samples.data, samples.count, sizeof (int64_t), s_compare_int64);
+    s_list_sort (&samples);
     size_t slow = 0;
     for (size_t i = 0; i < samples.count; i++)
         slow += samples.data [i] > 3 * samples.data [0];
     double slow_pct = samples.count ? 100.0 * (double) slow / (double) samples.count : 0;
-    printf ("probe: %zu samples of %d dependent loads through 64 MiB, a 1 ms pause after each: "
+    printf ("probe: %zu samples of %d dependent loads through %zu MiB, a 1 ms pause after each: "
             "best %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.2f ms; %.1f%% over 3 times the best\n",
-            samples.count, PROBE_LOADS, s_percentile_ms (&samples, 0), s_percentile_ms (&samples, 50),
+            samples.count, PROBE_LOADS, PROBE_SLOTS * sizeof (size_t) >> 20, s_percentile_ms (&samples, 0), s_percentile_ms (&samples, 50),
             s_percentile_ms (&samples, 99), s_percentile_ms (&samples, 100), slow_pct);
     printf ("result probe_best_ms=%.2f probe_p50_ms=%.2f probe_p99_ms=%.2f probe_max_ms=%.2f "
             "probe_slow_pct=%.1f\n", s_percentile_ms (&samples, 0), s_percentile_ms (&samples, 50),
             s_percentile_ms (&samples, 99), s_percentile_ms (&samples, 100), slow_pct);
     free (samples.data);
+    if (samples.count == 0)
+        fprintf (stderr, "tally-bench probe: no sample was measured; give a longer --seconds\n");
     return samples.count ? 0 : 1;
 }
 
 //  --------------------------------------------------------------------------
 //  Command line
+
+//  A whole number from 1 to 1,000,000 (a count), or -1.
+static int
+s_parse_count (const char *text)
+{
+    char *end;
+    errno = 0;
+    long value = strtol (text, &end, 10);
+    return end == text || *end || errno || value < 1 || value > 1000000 ? -1 : (int) value;
+}
+
+//  A number of seconds from 0 to a day, or -1.
+static double
+s_parse_seconds (const char *text)
+{
+    char *end;
+    errno = 0;
+    double value = strtod (text, &end);
+    return end == text || *end || errno || !isfinite (value) || value < 0 || value > 86400 ? -1 : value;
+}
 
 static void
 s_usage (FILE *out)
@@ -1003,32 +1037,48 @@ main (int argc, char **argv)
             return 2;
         }
         i++;
-        if (streq (name, "--endpoint"))     args.endpoint = value;
-        else if (streq (name, "--feed"))    args.feed = value;
-        else if (streq (name, "--db"))      args.db = value;
-        else if (streq (name, "--share"))   args.share = value;
-        else if (streq (name, "--source"))  args.source = value;
-        else if (streq (name, "--as-of"))   args.as_of = value;
-        else if (streq (name, "--acked"))   args.acked = value;
-        else if (streq (name, "--clients")) args.clients = atoi (value);
-        else if (streq (name, "--window"))  args.window = atoi (value);
-        else if (streq (name, "--rate"))    args.rate = atoi (value);
-        else if (streq (name, "--batch"))   args.batch = atoi (value);
-        else if (streq (name, "--seconds")) args.seconds = atof (value);
-        else if (streq (name, "--warmup"))  args.warmup = atof (value);
+        int *count = streq (name, "--clients") ? &args.clients
+                   : streq (name, "--window")  ? &args.window
+                   : streq (name, "--rate")    ? &args.rate
+                   : streq (name, "--batch")   ? &args.batch : NULL;
+        double *seconds = streq (name, "--seconds") ? &args.seconds
+                        : streq (name, "--warmup")  ? &args.warmup : NULL;
+        if (count) {
+            if ((*count = s_parse_count (value)) < 0) {
+                fprintf (stderr, "tally-bench: %s '%s' is not a whole number from 1 to 1000000\n",
+                         name, value);
+                return 2;
+            }
+        }
+        else
+        if (seconds) {
+            *seconds = s_parse_seconds (value);
+            if (*seconds < 0 || (seconds == &args.seconds && *seconds == 0)) {
+                fprintf (stderr, "tally-bench: %s '%s' is not a number of seconds %s 86400\n",
+                         name, value, seconds == &args.seconds ? "above 0, up to" : "from 0 to");
+                return 2;
+            }
+        }
+        else if (streq (name, "--endpoint")) args.endpoint = value;
+        else if (streq (name, "--feed"))     args.feed = value;
+        else if (streq (name, "--db"))       args.db = value;
+        else if (streq (name, "--share"))    args.share = value;
+        else if (streq (name, "--source"))   args.source = value;
+        else if (streq (name, "--as-of"))    args.as_of = value;
+        else if (streq (name, "--acked"))    args.acked = value;
         else {
             fprintf (stderr, "tally-bench: unknown option %s (see --help)\n", name);
             return 2;
         }
     }
     bool probe = streq (args.command, "probe");
-    if (args.seconds <= 0 || args.warmup < 0) {
-        fprintf (stderr, "tally-bench: --seconds must be a positive number and --warmup not negative\n");
+    if (!probe && !args.share) {
+        fprintf (stderr, "tally-bench %s: --share is required (the folder with catalog/regions.csv)\n",
+                 args.command);
         return 2;
     }
-    if (!probe && (!args.share || args.clients < 1 || args.window < 1 || args.rate < 1 || args.batch < 1
-                   || !proto_date_valid (args.as_of, NULL))) {
-        fprintf (stderr, "tally-bench: --share is required; counts must be positive, --as-of a date\n");
+    if (!probe && !proto_date_valid (args.as_of, NULL)) {
+        fprintf (stderr, "tally-bench: --as-of '%s' is not a date (YYYY-MM-DD)\n", args.as_of);
         return 2;
     }
     if (probe)
