@@ -899,11 +899,11 @@ s_run_copy (const s_args_t *args)
 //  --------------------------------------------------------------------------
 //  The machine's memory stalls: how steady memory-bound work runs here
 
-//  A chase of dependent loads through 64 MiB (on a 64-bit machine) in a random order, 4096 loads a
-//  sample, with a 1 ms pause after each. PostgreSQL's work is of this kind (its
-//  time goes to cache misses, not arithmetic); on a VM whose host is busy it
-//  can run several times slower for a fraction of a second, and every figure
-//  of the benchmark is measured through that.
+//  A chase of dependent loads in a random order through 64 MiB (on a 64-bit
+//  machine), 4096 loads a sample, with a 1 ms pause after each. PostgreSQL's
+//  work is of this kind (its time goes to cache misses, not arithmetic); on
+//  a VM whose host is busy it can run several times slower for a fraction of
+//  a second, and every figure of the benchmark is measured through that.
 #define PROBE_SLOTS ((size_t) 8 << 20)
 #define PROBE_LOADS 4096
 
@@ -949,13 +949,13 @@ s_run_probe (const s_args_t *args)
     for (size_t i = 0; i < samples.count; i++)
         slow += samples.data [i] > 3 * samples.data [0];
     double slow_pct = samples.count ? 100.0 * (double) slow / (double) samples.count : 0;
+    double best = s_percentile_ms (&samples, 0), p50 = s_percentile_ms (&samples, 50);
+    double p99 = s_percentile_ms (&samples, 99), max = s_percentile_ms (&samples, 100);
     printf ("probe: %zu samples of %d dependent loads through %zu MiB, a 1 ms pause after each: "
             "best %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.2f ms; %.1f%% over 3 times the best\n",
-            samples.count, PROBE_LOADS, PROBE_SLOTS * sizeof (size_t) >> 20, s_percentile_ms (&samples, 0), s_percentile_ms (&samples, 50),
-            s_percentile_ms (&samples, 99), s_percentile_ms (&samples, 100), slow_pct);
+            samples.count, PROBE_LOADS, PROBE_SLOTS * sizeof (size_t) >> 20, best, p50, p99, max, slow_pct);
     printf ("result probe_best_ms=%.2f probe_p50_ms=%.2f probe_p99_ms=%.2f probe_max_ms=%.2f "
-            "probe_slow_pct=%.1f\n", s_percentile_ms (&samples, 0), s_percentile_ms (&samples, 50),
-            s_percentile_ms (&samples, 99), s_percentile_ms (&samples, 100), slow_pct);
+            "probe_slow_pct=%.1f\n", best, p50, p99, max, slow_pct);
     free (samples.data);
     if (samples.count == 0)
         fprintf (stderr, "tally-bench probe: no sample was measured; give a longer --seconds\n");
