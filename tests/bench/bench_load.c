@@ -36,6 +36,8 @@
 #define BENCH_VALUES        10              //  values per report
 #define BENCH_MARKER        "cattle_added"  //  latency: carries the report's seq
 #define BENCH_DRAIN_MS      60000           //  wait this long for the last replies
+#define BENCH_SILENT_MS     10000           //  no reply at all this long: nobody answers
+#define BENCH_FEED_WAIT_S   10              //  wait this long for the feed's first heartbeat
 
 //  Everything a subcommand is told on the command line.
 typedef struct {
@@ -310,11 +312,16 @@ s_client_actor (zsock_t *pipe, void *arg)
         int64_t in_flight = 0, seq = 0;
         size_t leaf = (size_t) self->index * 37;
         int64_t drain_until = self->stop_at + BENCH_DRAIN_MS * 1000;
+        int64_t silent_until = s_now_us () + BENCH_SILENT_MS * 1000;
+        bool answered = false;
         while (true) {
             int64_t now = s_now_us ();
             bool sending = now < self->stop_at;
             if (!sending && (in_flight == 0 || now > drain_until))
                 break;
+            if (!answered && now > silent_until)
+                break;          //  s_run_ingest says so
+
             while (sending && in_flight < self->args->window) {
                 size_t size;
                 seq++;
@@ -332,6 +339,7 @@ s_client_actor (zsock_t *pipe, void *arg)
             int64_t at;
             while (s_next_reply (dealer, &reply, &at)) {
                 in_flight--;
+                answered = true;
                 if (reply && reply->type == PROTO_ACK && streq (reply->status, "stored")) {
                     s_list_add (&self->acked, reply->seq);
                     if (at >= self->measure_from && at < self->stop_at) {
@@ -354,8 +362,6 @@ s_client_actor (zsock_t *pipe, void *arg)
         self->sent = seq;
         self->unanswered = in_flight;
     }
-    else
-        fprintf (stderr, "tally-bench: cannot connect to %s\n", self->args->endpoint);
     zsock_destroy (&dealer);
     zsock_signal (pipe, rc == 0 ? 0 : 1);
     //  Wait for $TERM from zactor_destroy.
@@ -366,6 +372,15 @@ s_client_actor (zsock_t *pipe, void *arg)
 static int
 s_run_ingest (const s_args_t *args)
 {
+    //  An endpoint that cannot be connected to is said once, not by each client.
+    zsock_t *probe = zsock_new (ZMQ_DEALER);
+    int connected = zsock_connect (probe, "%s", args->endpoint);
+    zsock_destroy (&probe);
+    if (connected != 0) {
+        fprintf (stderr, "tally-bench ingest: cannot connect to '%s' (give tcp://HOST:PORT, the "
+                 "collector's report endpoint)\n", args->endpoint);
+        return 1;
+    }
     s_client_t *clients = (s_client_t *) zmalloc ((size_t) args->clients * sizeof (s_client_t));
     zactor_t **actors = (zactor_t **) zmalloc ((size_t) args->clients * sizeof (zactor_t *));
     int64_t start = s_now_us () + 100 * 1000;
@@ -427,6 +442,9 @@ s_run_ingest (const s_args_t *args)
     free (times.data);
     if (out && fclose (out))
         failed = 1;
+    if (sent > 0 && acked + duplicates + nacks == 0)
+        fprintf (stderr, "tally-bench ingest: no reply from %s to any of %" PRId64 " reports within "
+                 "%d s: is a collector running there?\n", args->endpoint, sent, BENCH_SILENT_MS / 1000);
     printf ("ingest: %d clients x window %d, %.1f s measured after %.1f s warm-up: "
             "%" PRId64 " reports acked in the window, %.0f reports/s, %.0f values/s\n",
             args->clients, args->window, args->seconds, args->warmup, window, rps, rps * BENCH_VALUES);
@@ -468,8 +486,9 @@ s_watcher_actor (zsock_t *pipe, void *arg)
     zsock_set_subscribe (sub, "");
     //  The subscription is live once a heartbeat arrives.
     if (zsock_connect (sub, "%s", self->endpoint) == 0) {
-        zsock_set_rcvtimeo (sub, 5000);
-        for (int tries = 0; tries < 20 && !self->live; tries++) {
+        zsock_set_rcvtimeo (sub, 1000);
+        int64_t deadline = s_now_us () + (int64_t) BENCH_FEED_WAIT_S * 1000000;
+        while (!self->live && s_now_us () < deadline) {
             char *topic = NULL;
             zframe_t *body = NULL;
             if (zsock_recv (sub, "sf", &topic, &body) == 0 && topic)
@@ -656,7 +675,8 @@ s_run_latency (const s_args_t *args)
             fprintf (stderr, "tally-bench floor: cannot start the echo: %s\n", echo.error);
         else
         if (!ready)
-            fprintf (stderr, "tally-bench: no heartbeat on %s within 5 s\n", args->feed);
+            fprintf (stderr, "tally-bench latency: no heartbeat on %s within %d s: is that the "
+                     "collector's feed endpoint?\n", args->feed, BENCH_FEED_WAIT_S);
         else
             fprintf (stderr, "tally-bench: cannot connect to %s\n", endpoint);
         zactor_destroy (&watcher);
@@ -746,9 +766,10 @@ s_run_latency (const s_args_t *args)
             s_percentile_ms (&acks, 50), s_percentile_ms (&acks, 99),
             s_percentile_ms (&acks, 99.9), s_percentile_ms (&acks, 100), acks.count);
     printf ("latency: feed p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms (%zu of %" PRId64
-            " reports seen on the feed; the rest were superseded in the same batch)\n",
+            " reports seen on the feed%s)\n",
             s_percentile_ms (&feeds, 50), s_percentile_ms (&feeds, 99),
-            s_percentile_ms (&feeds, 99.9), s_percentile_ms (&feeds, 100), feeds.count, measured);
+            s_percentile_ms (&feeds, 99.9), s_percentile_ms (&feeds, 100), feeds.count, measured,
+            (int64_t) feeds.count < measured ? "; the rest were superseded in the same batch" : "");
     printf ("result ack_p50_ms=%.2f ack_p99_ms=%.2f feed_p50_ms=%.2f feed_p99_ms=%.2f "
             "acked=%zu nacks=%" PRId64 " unanswered=%" PRId64 " feed_seen=%zu achieved_per_s=%.0f\n",
             s_percentile_ms (&acks, 50), s_percentile_ms (&acks, 99),
@@ -999,7 +1020,14 @@ s_usage (FILE *out)
         "                           [--source P] [--as-of D]\n"
         "       tally-bench probe   [--seconds S] [--warmup S]   (how steady memory-bound work runs)\n"
         "\n"
-        "The load generator of tests/bench/run.sh (see there). Each run ends with a line\n"
+        "--seconds S is the measured time (default 10), --warmup S the unmeasured time before\n"
+        "it (default 2); EP is a ZeroMQ endpoint (tcp://HOST:PORT): the collector's report\n"
+        "or feed endpoint; CONNINFO a libpq connection string; --source P names the\n"
+        "reports' source (P-cN for client N; default bench), --as-of D their date\n"
+        "(default 2025-06-30); --acked FILE receives 'source<TAB>seq' of each report acked\n"
+        "stored. --share DIR holds catalog/regions.csv and catalog/metrics.csv.\n"
+        "\n"
+        "The load generator of tests/bench/run.sh (see its --help). Each run ends with a line\n"
         "'result key=value ...'. Exit status: 0 when every report was acked (probe: when it\n"
         "ran), 1 when one was not or the database or an endpoint could not be used, 2 on a\n"
         "usage error.\n");
@@ -1030,6 +1058,15 @@ main (int argc, char **argv)
         if (streq (name, "-h") || streq (name, "--help")) {
             s_usage (stdout);
             return 0;
+        }
+        if (strncmp (name, "--", 2) != 0) {
+            fprintf (stderr, "tally-bench: unexpected argument '%s' (options are --name value; "
+                     "see --help)\n", name);
+            return 2;
+        }
+        if (strchr (name, '=')) {
+            fprintf (stderr, "tally-bench: write '%s' as two arguments, '--name value'\n", name);
+            return 2;
         }
         const char *value = i + 1 < argc ? argv [i + 1] : NULL;
         if (!value) {

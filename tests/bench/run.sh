@@ -45,7 +45,7 @@
 # Prints each figure as measured, targets as PASS/MISS, and one summary line.
 # The exit status reflects correctness only (checks, and every report
 # answered with an ack), never whether a target was met.
-#   --quick      5 s phases, 50,000 historical reports (CI smoke; < 2 minutes)
+#   --quick      5 s phases, 50,000 historical reports (CI smoke; about a minute)
 #   --seconds S  measured seconds per phase (default 30; quick 5)
 #   --history N  historical reports (default 2000000; e.g. 10000000)
 #   --build DIR  build folder holding collector/tally-collector and
@@ -58,6 +58,7 @@ root=$(cd "$here/../.." && pwd)
 pg_bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 
 seconds=30
+seconds_set=0
 history=2000000
 history_set=0
 warmup=2
@@ -73,7 +74,7 @@ die() { echo "run.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick)   quick=1 ;;
-    --seconds) [ $# -ge 2 ] || die "--seconds needs a value"; seconds=$2; shift ;;
+    --seconds) [ $# -ge 2 ] || die "--seconds needs a value"; seconds=$2; seconds_set=1; shift ;;
     --history) [ $# -ge 2 ] || die "--history needs a value"; history=$2; history_set=1; shift ;;
     --build)   [ $# -ge 2 ] || die "--build needs a value"; build=$2; shift ;;
     --keep)    keep=1 ;;
@@ -83,17 +84,17 @@ while [ $# -gt 0 ]; do
     shift
 done
 if [ "$quick" = 1 ]; then
-    [ "$seconds" = 30 ] && seconds=5
+    [ "$seconds_set" = 1 ] || seconds=5
     [ "$history_set" = 1 ] || history=50000
     warmup=1
 fi
-[[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -ge 1 ] || die "--seconds must be a whole number >= 1"
-[[ "$history" =~ ^[0-9]+$ ]] || die "--history must be a whole number"
+[[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -ge 1 ] || die "--seconds '$seconds' is not a whole number >= 1"
+[[ "$history" =~ ^[0-9]+$ ]] || die "--history '$history' is not a whole number"
 
 collector_bin="$build/collector/tally-collector"
 bench_bin="$build/tests/bench/tally-bench"
-[ -x "$collector_bin" ] || die "no $collector_bin: build first (cmake --build build)"
-[ -x "$bench_bin" ] || die "no $bench_bin: build first (cmake --build build --target tally-bench)"
+[ -x "$collector_bin" ] || die "no $collector_bin: build first (cmake -B $build && cmake --build $build)"
+[ -x "$bench_bin" ] || die "no $bench_bin: build first (cmake --build $build --target tally-bench)"
 psql_bin="$pg_bindir/psql"
 [ -x "$psql_bin" ] || die "no psql in $pg_bindir"
 
@@ -474,7 +475,8 @@ for _ in $(seq 1 100); do [ -s "$tmp/ready-empty" ] && break; sleep 0.1; done
 sql "$empty_conninfo" "CHECKPOINT"
 out=$("$bench_bin" ingest --endpoint "$(awk '$1 == "report" { print $2 }' "$tmp/ready-empty")" \
       --share "$share" --clients "$clients" --window "$window" --seconds "$seconds" --warmup "$warmup" \
-      --source tp4 --as-of 2025-06-30) || fail "tally-bench ingest (tp4): not every report was acked"
+      --source tp4 --as-of 2025-06-30 --acked "$tmp/acked-empty.tsv") \
+    || fail "tally-bench ingest (tp4): not every report was acked"
 say "$out"
 kill -TERM "$empty_pid" 2>/dev/null || true
 empty_rc=0
@@ -482,15 +484,32 @@ wait "$empty_pid" 2>/dev/null || empty_rc=$?
 empty_pid=""
 [ "$empty_rc" = 0 ] || fail "the second collector exited with status $empty_rc (see $tmp/collector-empty.log)"
 rps_after=$(field reports_per_s "$(grep '^result ' <<<"$out" || true)")
-if ! empty_verify=$(sql "$empty_conninfo" "SELECT count (*) FROM tally_verify ()"); then
-    fail "tally_verify() on the second collector's database failed"
-elif [ "$empty_verify" != 0 ]; then
-    fail "tally_verify() returned ${empty_verify} rows on the second collector's database"
+# Its database gets the same checks as the first's (below): recomputation,
+# and every report acked stored exactly once, none stored unacked.
+if ! empty_checks=$("$psql_bin" -X -q -v ON_ERROR_STOP=1 -tA -F ' ' -d "$empty_conninfo" <<EOF
+CREATE TEMP TABLE acked (source text, seq bigint);
+\copy acked FROM '$tmp/acked-empty.tsv'
+SELECT (SELECT count (*) FROM tally_verify ()),
+       (SELECT count (*) FROM acked),
+       (SELECT count (*) FROM (SELECT a.source, a.seq FROM acked a
+                                 LEFT JOIN report r ON r.source = a.source AND r.seq = a.seq
+                                GROUP BY 1, 2 HAVING count (r.id) <> 1) x),
+       (SELECT count (*) FROM report r
+         WHERE NOT EXISTS (SELECT 1 FROM acked a WHERE a.source = r.source AND a.seq = r.seq));
+EOF
+); then
+    fail "the checks of the second collector's database failed"
 fi
+read -r empty_verify empty_acked empty_bad empty_unacked <<<"${empty_checks:-}"
+say "second collector's database: tally_verify() ${empty_verify:-?} rows; acked reports ${empty_acked:-?};" \
+    "not stored exactly once: ${empty_bad:-?}; stored but never acked: ${empty_unacked:-?}"
+[ "${empty_verify:-x}" = 0 ] || fail "tally_verify() returned ${empty_verify:-no} rows on the second collector's database"
+[ "${empty_bad:-x}" = 0 ] || fail "${empty_bad:-some} acked reports are not stored exactly once on the second collector's database"
+[ "${empty_unacked:-x}" = 0 ] || fail "${empty_unacked:-some} reports were stored but never acked on the second collector's database"
 sql "$conninfo" "DROP DATABASE tally_empty WITH (FORCE)"
 rps_reference=$(mean_of "$rps_empty" "$rps_after")
 say "ingest: ${rps_after:-no result} reports/s; empty database ${rps_reference} reports/s" \
-    "(mean of ${rps_empty:-no result} before and ${rps_after:-no result} after); tally_verify(): ${empty_verify:-failed} rows"
+    "(mean of ${rps_empty:-no result} before and ${rps_after:-no result} after)"
 history_ratio=$(awk -v a="$rps_history" -v b="$rps_reference" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
 say "history ratio: $history_ratio ($rps_history vs $rps_reference reports/s; target >= 0.9: $(verdict "$history_ratio" ge 0.9))"
 
@@ -504,9 +523,12 @@ say "collector peak resident memory (VmHWM): ${rss_mib} MiB (target <= 32 MiB: $
 say ""
 say "== checks"
 kill -TERM "$collector_pid" 2>/dev/null || true
-wait "$collector_pid" 2>/dev/null || true
+collector_rc=0
+wait "$collector_pid" 2>/dev/null || collector_rc=$?
 collector_pid=""
-cat "$tmp"/acked-*.tsv >"$tmp/acked.tsv" 2>/dev/null || true
+say "collector: exited with status $collector_rc after SIGTERM"
+[ "$collector_rc" = 0 ] || fail "the collector exited with status $collector_rc (see $tmp/collector.log)"
+cat "$tmp"/acked-tp1.tsv "$tmp"/acked-lat.tsv "$tmp"/acked-tp3.tsv >"$tmp/acked.tsv" 2>/dev/null || true
 checks=$("$psql_bin" -X -q -v ON_ERROR_STOP=1 -tA -F ' ' -d "$conninfo" <<EOF
 CREATE TEMP TABLE acked (source text, seq bigint);
 \copy acked FROM '$tmp/acked.tsv'
