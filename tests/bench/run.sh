@@ -210,13 +210,67 @@ ceiling
 copy_before=$ceiling_rps
 
 # --- the collector ------------------------------------------------------------
-"$collector_bin" --db "$conninfo" --report 'tcp://127.0.0.1:*' --feed 'tcp://127.0.0.1:*' \
-    --query 'tcp://127.0.0.1:*' --ready-file "$tmp/ready" --log-level debug >"$tmp/collector.log" 2>&1 &
-collector_pid=$!
-for _ in $(seq 1 100); do [ -s "$tmp/ready" ] && break; sleep 0.1; done
-[ -s "$tmp/ready" ] || { cat "$tmp/collector.log"; die "the collector did not start"; }
-report_ep=$(awk '$1 == "report" { print $2 }' "$tmp/ready")
-feed_ep=$(awk '$1 == "feed" { print $2 }' "$tmp/ready")
+# start_collector CONNINFO NAME: a collector on the database, its endpoints
+# in $tmp/ready-NAME and its log (debug: a line per batch) in
+# $tmp/collector-NAME.log; sets started_pid.
+start_collector() {
+    "$collector_bin" --db "$1" --report 'tcp://127.0.0.1:*' --feed 'tcp://127.0.0.1:*' \
+        --query 'tcp://127.0.0.1:*' --ready-file "$tmp/ready-$2" --log-level debug \
+        >"$tmp/collector-$2.log" 2>&1 &
+    started_pid=$!
+    for _ in $(seq 1 100); do [ -s "$tmp/ready-$2" ] && break; sleep 0.1; done
+    [ -s "$tmp/ready-$2" ] || { cat "$tmp/collector-$2.log"; die "the collector ($2) did not start"; }
+}
+# stop_collector PID NAME: SIGTERM, and its exit status (0 after SIGTERM).
+stop_collector() {
+    local rc=0
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || rc=$?
+    say "collector ($2): exited with status $rc after SIGTERM"
+    [ "$rc" = 0 ] || fail "the collector ($2) exited with status $rc (see $tmp/collector-$2.log)"
+}
+# check_database CONNINFO NAME ACKED: a collector's database against the
+# reports it acked ("source<TAB>seq" lines): tally_verify() is empty, every
+# acked report is stored exactly once and acked once, no benchmark report is
+# stored unacked, and every region_year row above others counts its
+# children with a row (reported).
+check_database() {
+    local checks verify_rows acked_rows bad_rows twice_rows unacked_rows reported_rows
+    checks=$("$psql_bin" -X -q -v ON_ERROR_STOP=1 -tA -F ' ' -d "$1" <<EOF
+CREATE TEMP TABLE acked (source text, seq bigint);
+\copy acked FROM '$3'
+CREATE INDEX ON acked (source, seq);
+ANALYZE acked;
+SELECT (SELECT count (*) FROM tally_verify ()),
+       (SELECT count (*) FROM acked),
+       (SELECT count (*) FROM (SELECT a.source, a.seq FROM acked a
+                                 LEFT JOIN report r ON r.source = a.source AND r.seq = a.seq
+                                GROUP BY 1, 2 HAVING count (r.id) <> 1) x),
+       (SELECT count (*) FROM (SELECT source, seq FROM acked GROUP BY 1, 2 HAVING count (*) > 1) x),
+       (SELECT count (*) FROM report r WHERE (r.source LIKE 'tp%' OR r.source = 'lat')
+           AND NOT EXISTS (SELECT 1 FROM acked a WHERE a.source = r.source AND a.seq = r.seq)),
+       (SELECT count (*) FROM region_year p
+          JOIN LATERAL (SELECT count (*) AS n FROM region c
+                          JOIN region_year cy ON cy.region = c.code AND cy.year = p.year
+                         WHERE c.parent = p.region) c ON c.n > 0
+         WHERE p.reported <> c.n);
+EOF
+) || fail "the correctness queries ($2) failed"
+    read -r verify_rows acked_rows bad_rows twice_rows unacked_rows reported_rows <<<"$checks"
+    say "$2: tally_verify() ${verify_rows:-?} rows differ from a recomputation;" \
+        "region_year: ${reported_rows:-?} rows whose reported differs from their children with a row"
+    say "$2: acked reports: ${acked_rows:-?}; not stored exactly once: ${bad_rows:-?};" \
+        "acked twice: ${twice_rows:-?}; stored but never acked: ${unacked_rows:-?}"
+    [ "${verify_rows:-x}" = 0 ] || fail "$2: tally_verify() returned ${verify_rows:-no} rows"
+    [ "${reported_rows:-x}" = 0 ] || fail "$2: ${reported_rows:-some} region_year rows have a wrong reported"
+    [ "${bad_rows:-x}" = 0 ] || fail "$2: ${bad_rows:-some} acked reports are not in the table exactly once"
+    [ "${twice_rows:-x}" = 0 ] || fail "$2: ${twice_rows:-some} reports were acked 'stored' twice"
+    [ "${unacked_rows:-x}" = 0 ] || fail "$2: ${unacked_rows:-some} reports were stored but never acked"
+}
+start_collector "$conninfo" main
+collector_pid=$started_pid
+report_ep=$(awk '$1 == "report" { print $2 }' "$tmp/ready-main")
+feed_ep=$(awk '$1 == "feed" { print $2 }' "$tmp/ready-main")
 say "collector: pid $collector_pid, reports on $report_ep, feed on $feed_ep"
 
 # Mean reports per transaction of a source prefix (distinct xmin = commits).
@@ -288,7 +342,7 @@ sql "$conninfo" "ALTER SYSTEM SET log_min_duration_statement = 20"
 sql "$conninfo" "ALTER SYSTEM SET log_autovacuum_min_duration = 0"
 sql "$conninfo" "SELECT pg_reload_conf ()" >/dev/null
 pglog_from=$(wc -l <"$tmp/pg/postgres.log")
-log_from=$(wc -l <"$tmp/collector.log")
+log_from=$(wc -l <"$tmp/collector-main.log")
 out=$("$bench_bin" latency --endpoint "$report_ep" --feed "$feed_ep" --share "$share" --rate "$rate" \
       --seconds "$seconds" --warmup "$warmup" --source lat --as-of 2026-06-30 \
       --acked "$tmp/acked-lat.tsv") || fail "tally-bench latency: not every report was acked"
@@ -305,7 +359,7 @@ say "feed latency: p50 ${feed_p50} ms, p99 ${feed_p99} ms (target p99 <= 10 ms: 
 # tally_lock, then tally_write + COMMIT), the committer's own work, the
 # hand-offs between its threads (none for a small batch that the loop stores
 # itself), and that report's whole stay from arrival to ack.
-tail -n +"$((log_from + 1))" "$tmp/collector.log" | grep ' batch: ' >"$tmp/batches-lat.log" || true
+tail -n +"$((log_from + 1))" "$tmp/collector-main.log" | grep ' batch: ' >"$tmp/batches-lat.log" || true
 grep ' trips=1 ' "$tmp/batches-lat.log" >"$tmp/batches-one.log" || true
 grep ' trips=2 ' "$tmp/batches-lat.log" >"$tmp/batches-two.log" || true
 say "collector's view of its $(wc -l <"$tmp/batches-lat.log") batches (ms, p50 / p99):" \
@@ -467,45 +521,18 @@ say "== ingest again on an empty database (a second collector, a fresh database)
 sql "$conninfo" "CREATE DATABASE tally_empty"
 "$collector_bin" migrate --db "$empty_conninfo" --share "$share" >>"$tmp/migrate.log" 2>&1 \
     || { cat "$tmp/migrate.log"; die "migrate (empty database) failed"; }
-"$collector_bin" --db "$empty_conninfo" --report 'tcp://127.0.0.1:*' --feed 'tcp://127.0.0.1:*' \
-    --query 'tcp://127.0.0.1:*' --ready-file "$tmp/ready-empty" --log-level debug >"$tmp/collector-empty.log" 2>&1 &
-empty_pid=$!
-for _ in $(seq 1 100); do [ -s "$tmp/ready-empty" ] && break; sleep 0.1; done
-[ -s "$tmp/ready-empty" ] || { cat "$tmp/collector-empty.log"; die "the second collector did not start"; }
+start_collector "$empty_conninfo" empty
+empty_pid=$started_pid
 sql "$empty_conninfo" "CHECKPOINT"
 out=$("$bench_bin" ingest --endpoint "$(awk '$1 == "report" { print $2 }' "$tmp/ready-empty")" \
       --share "$share" --clients "$clients" --window "$window" --seconds "$seconds" --warmup "$warmup" \
-      --source tp4 --as-of 2025-06-30 --acked "$tmp/acked-empty.tsv") \
+      --source tp4 --as-of 2025-06-30 --acked "$tmp/acked-tp4.tsv") \
     || fail "tally-bench ingest (tp4): not every report was acked"
 say "$out"
-kill -TERM "$empty_pid" 2>/dev/null || true
-empty_rc=0
-wait "$empty_pid" 2>/dev/null || empty_rc=$?
+stop_collector "$empty_pid" empty
 empty_pid=""
-[ "$empty_rc" = 0 ] || fail "the second collector exited with status $empty_rc (see $tmp/collector-empty.log)"
 rps_after=$(field reports_per_s "$(grep '^result ' <<<"$out" || true)")
-# Its database gets the same checks as the first's (below): recomputation,
-# and every report acked stored exactly once, none stored unacked.
-if ! empty_checks=$("$psql_bin" -X -q -v ON_ERROR_STOP=1 -tA -F ' ' -d "$empty_conninfo" <<EOF
-CREATE TEMP TABLE acked (source text, seq bigint);
-\copy acked FROM '$tmp/acked-empty.tsv'
-SELECT (SELECT count (*) FROM tally_verify ()),
-       (SELECT count (*) FROM acked),
-       (SELECT count (*) FROM (SELECT a.source, a.seq FROM acked a
-                                 LEFT JOIN report r ON r.source = a.source AND r.seq = a.seq
-                                GROUP BY 1, 2 HAVING count (r.id) <> 1) x),
-       (SELECT count (*) FROM report r
-         WHERE NOT EXISTS (SELECT 1 FROM acked a WHERE a.source = r.source AND a.seq = r.seq));
-EOF
-); then
-    fail "the checks of the second collector's database failed"
-fi
-read -r empty_verify empty_acked empty_bad empty_unacked <<<"${empty_checks:-}"
-say "second collector's database: tally_verify() ${empty_verify:-?} rows; acked reports ${empty_acked:-?};" \
-    "not stored exactly once: ${empty_bad:-?}; stored but never acked: ${empty_unacked:-?}"
-[ "${empty_verify:-x}" = 0 ] || fail "tally_verify() returned ${empty_verify:-no} rows on the second collector's database"
-[ "${empty_bad:-x}" = 0 ] || fail "${empty_bad:-some} acked reports are not stored exactly once on the second collector's database"
-[ "${empty_unacked:-x}" = 0 ] || fail "${empty_unacked:-some} reports were stored but never acked on the second collector's database"
+check_database "$empty_conninfo" empty "$tmp/acked-tp4.tsv"
 sql "$conninfo" "DROP DATABASE tally_empty WITH (FORCE)"
 rps_reference=$(mean_of "$rps_empty" "$rps_after")
 say "ingest: ${rps_after:-no result} reports/s; empty database ${rps_reference} reports/s" \
@@ -522,43 +549,10 @@ say "collector peak resident memory (VmHWM): ${rss_mib} MiB (target <= 32 MiB: $
 # --- 6. correctness ----------------------------------------------------------------
 say ""
 say "== checks"
-kill -TERM "$collector_pid" 2>/dev/null || true
-collector_rc=0
-wait "$collector_pid" 2>/dev/null || collector_rc=$?
+stop_collector "$collector_pid" main
 collector_pid=""
-say "collector: exited with status $collector_rc after SIGTERM"
-[ "$collector_rc" = 0 ] || fail "the collector exited with status $collector_rc (see $tmp/collector.log)"
-cat "$tmp"/acked-tp1.tsv "$tmp"/acked-lat.tsv "$tmp"/acked-tp3.tsv >"$tmp/acked.tsv" 2>/dev/null || true
-checks=$("$psql_bin" -X -q -v ON_ERROR_STOP=1 -tA -F ' ' -d "$conninfo" <<EOF
-CREATE TEMP TABLE acked (source text, seq bigint);
-\copy acked FROM '$tmp/acked.tsv'
-CREATE INDEX ON acked (source, seq);
-ANALYZE acked;
-SELECT (SELECT count (*) FROM tally_verify ()),
-       (SELECT count (*) FROM acked),
-       (SELECT count (*) FROM (SELECT a.source, a.seq FROM acked a
-                                 LEFT JOIN report r ON r.source = a.source AND r.seq = a.seq
-                                GROUP BY 1, 2 HAVING count (r.id) <> 1) x),
-       (SELECT count (*) FROM (SELECT source, seq FROM acked GROUP BY 1, 2 HAVING count (*) > 1) x),
-       (SELECT count (*) FROM report r WHERE (r.source LIKE 'tp%' OR r.source = 'lat')
-           AND NOT EXISTS (SELECT 1 FROM acked a WHERE a.source = r.source AND a.seq = r.seq)),
-       (SELECT count (*) FROM region_year p
-          JOIN LATERAL (SELECT count (*) AS n FROM region c
-                          JOIN region_year cy ON cy.region = c.code AND cy.year = p.year
-                         WHERE c.parent = p.region) c ON c.n > 0
-         WHERE p.reported <> c.n);
-EOF
-) || fail "the correctness queries failed"
-read -r verify_rows acked_rows bad_rows twice_rows unacked_rows reported_rows <<<"$checks"
-say "tally_verify(): ${verify_rows} rows differ from a recomputation"
-say "region_year: ${reported_rows} rows whose reported differs from their children with a row"
-[ "${reported_rows:-x}" = 0 ] || fail "${reported_rows} region_year rows have a wrong reported"
-say "acked reports: ${acked_rows}; not stored exactly once: ${bad_rows}; acked twice: ${twice_rows};" \
-    "stored but never acked: ${unacked_rows}"
-[ "${verify_rows:-x}" = 0 ] || fail "tally_verify() returned ${verify_rows} rows"
-[ "${bad_rows:-x}" = 0 ] || fail "${bad_rows} acked reports are not in the table exactly once"
-[ "${twice_rows:-x}" = 0 ] || fail "${twice_rows} reports were acked 'stored' twice"
-[ "${unacked_rows:-x}" = 0 ] || fail "${unacked_rows} reports were stored but never acked"
+cat "$tmp"/acked-tp1.tsv "$tmp"/acked-lat.tsv "$tmp"/acked-tp3.tsv >"$tmp/acked-main.tsv" 2>/dev/null || true
+check_database "$conninfo" main "$tmp/acked-main.tsv"
 if grep -qiE 'error|assert' "$tmp"/collector*.log; then
     say "collector logs have errors:"; grep -m 5 -iE 'error|assert' "$tmp"/collector*.log
 fi
