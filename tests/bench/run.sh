@@ -374,6 +374,22 @@ say "collector's view of its $(wc -l <"$tmp/batches-lat.log") batches (ms, p50 /
     "($(grep -c ' inline=1 ' "$tmp/batches-lat.log" || true) batches stored by the loop itself, without);" \
     "oldest report, arrival to ack $(batch_pctl acked_ms <"$tmp/batches-lat.log");" \
     "reports a batch $(batch_pctl reports <"$tmp/batches-lat.log")"
+# The batches whose round trips took over 5 ms, and the reports in them:
+# those a slow moment hit first (sent within 1 ms of their oldest report's
+# arrival) and those that gathered meanwhile and queued behind one. Over 1%
+# of the reports in either puts the ack p99 past 5 ms (docs/performance.md).
+say "$(awk '
+    { db = 0; n = 0; waited = 0
+      for (i = 1; i <= NF; i++) {
+          split($i, kv, "=")
+          if (kv[1] ~ /^(apply|lock|write)_ms$/) db += kv[2]
+          else if (kv[1] == "reports") n = kv[2]
+          else if (kv[1] == "waited_ms") waited = kv[2] }
+      all += n
+      if (db > 5) { if (waited < 1) { hit++; hit_n += n } else { queued++; queued_n += n } } }
+    END { printf "round trips over 5 ms: %d batches hit first (%d reports, %.1f%%),", hit, hit_n, all ? 100 * hit_n / all : 0
+          printf " %d queued behind one (%d reports, %.1f%%), of %d reports\n", queued, queued_n, all ? 100 * queued_n / all : 0, all }' \
+    "$tmp/batches-lat.log")"
 tail -n +"$((pglog_from + 1))" "$tmp/pg/postgres.log" >"$tmp/pg-lat.log"
 sql "$conninfo" "ALTER SYSTEM RESET log_min_duration_statement"
 sql "$conninfo" "ALTER SYSTEM RESET log_autovacuum_min_duration"
