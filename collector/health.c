@@ -2,15 +2,16 @@
 #include "health.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include "curve_keys.h"
 #include "proto_msg.h"
 
 static int
-s_usage (const char *why)
+s_usage (const char *why, const char *arg)
 {
-    fprintf (stderr, "tally-collector ping: %s\n"
+    fprintf (stderr, "tally-collector ping: %s%s%s%s\n"
              "usage: tally-collector ping [--query EP] [--timeout SECONDS] "
-             "[--server-key FILE --key FILE]\n", why);
+             "[--server-key FILE --key FILE]\n", why, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
     return 2;
 }
 
@@ -30,7 +31,7 @@ health_ping (int argc, char **argv)
             return 0;
         }
         if (i + 1 >= argc)
-            return s_usage ("every option takes a value");
+            return s_usage ("this option needs a value:", arg);
         if (streq (arg, "--query"))
             query = argv [++i];
         else
@@ -41,15 +42,18 @@ health_ping (int argc, char **argv)
             key = argv [++i];
         else
         if (streq (arg, "--timeout")) {
-            timeout = atoi (argv [++i]);
-            if (timeout < 1 || timeout > 3600)
-                return s_usage ("--timeout takes whole seconds from 1 to 3600");
+            char *end;
+            errno = 0;
+            long seconds = strtol (argv [++i], &end, 10);
+            if (errno || end == argv [i] || *end || seconds < 1 || seconds > 3600)
+                return s_usage ("--timeout takes whole seconds from 1 to 3600, not", argv [i]);
+            timeout = (int) seconds;
         }
         else
-            return s_usage ("unknown option");
+            return s_usage ("unknown option", arg);
     }
     if ((server_key == NULL) != (key == NULL))
-        return s_usage ("CURVE needs both --server-key and --key");
+        return s_usage ("CURVE needs both --server-key and --key", NULL);
 
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     if (key) {
@@ -68,7 +72,7 @@ health_ping (int argc, char **argv)
     zsock_set_linger (sock, 0);
     if (zsock_connect (sock, "%s", query) != 0) {
         zsock_destroy (&sock);
-        return s_usage ("--query is not a valid endpoint");
+        return s_usage ("--query is not a valid endpoint:", query);
     }
     proto_msg_t *ping = proto_msg_new (PROTO_PING);
     size_t size;
@@ -80,7 +84,9 @@ health_ping (int argc, char **argv)
     frame = zframe_recv (sock);
     int rc = 2;
     if (!frame)
-        fprintf (stderr, "tally-collector ping: no answer from %s within %d s\n", query, timeout);
+        fprintf (stderr, "tally-collector ping: no answer from %s within %d s: is the collector "
+                 "running there%s?\n", query, timeout,
+                 key ? "" : " (one that uses CURVE answers only with --server-key and --key)");
     else {
         proto_error_t err;
         proto_msg_t *pong = proto_msg_decode (zframe_data (frame), zframe_size (frame), 0, &err);

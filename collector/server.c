@@ -1074,7 +1074,9 @@ s_answer_query (server_t *self, zmsg_t *msg)
     if (query && query->type == PROTO_PING) {
         proto_msg_t *pong = proto_msg_new (PROTO_PONG);
         pong->version = PROTO_VERSION;
-        snprintf (pong->db, sizeof pong->db, "%s", store_ensure (self->store) ? "up" : "down");
+        //  Whether the database is up now, not when it was last used.
+        bool up = store_alive (self->store) || store_ensure (self->store);
+        snprintf (pong->db, sizeof pong->db, "%s", up ? "up" : "down");
         s_reply_msg (self->query, routing, delimiter, pong);
         proto_msg_destroy (&pong);
     }
@@ -1351,6 +1353,10 @@ server_run (server_t *self)
         //  Drain everything that has arrived into one batch.
         s_receive_reports (self);
         s_dispatch (self);
+        //  An idle collector notices a stopped server within a heartbeat
+        //  and logs the outage as it starts, not at the next report.
+        if (zclock_mono () >= self->next_heartbeat)
+            store_alive (self->store);
         bool up = store_up (self->store);
         if (self->db_was_up && !up) {
             self->db_generation++;

@@ -607,6 +607,35 @@ store_up (store_t *self)
     return self->state == STORE_UP;
 }
 
+bool
+store_alive (store_t *self)
+{
+    if (self->state != STORE_UP)
+        return false;
+    //  A server that ends a connection sends a FATAL message, then closes
+    //  it: libpq keeps an idle connection's status until it reads the end,
+    //  so read while there is something (a few times: the message and the
+    //  end can come in separate reads). A connection in a transaction is
+    //  in use by this thread, and its next result tells.
+    for (int reads = 0; reads < 4; reads++) {
+        if (PQtransactionStatus (self->conn) != PQTRANS_IDLE)
+            break;
+        struct pollfd readable = { .fd = PQsocket (self->conn), .events = POLLIN };
+        if (readable.fd < 0 || poll (&readable, 1, 0) <= 0)
+            break;
+        if (!PQconsumeInput (self->conn) || PQstatus (self->conn) != CONNECTION_OK) {
+            char err [256];
+            s_mark_down (self, s_pq_error (self->conn, err, sizeof err));
+            return false;
+        }
+    }
+    if (PQstatus (self->conn) != CONNECTION_OK) {
+        s_mark_down (self, "the connection was lost");
+        return false;
+    }
+    return true;
+}
+
 int64_t
 store_retry_ms (store_t *self)
 {

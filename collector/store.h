@@ -78,6 +78,14 @@ bool store_ensure (store_t *self);
 //  True when connected.
 bool store_up (store_t *self);
 
+//  True when connected and the connection is still there, found without
+//  blocking: a server that stopped or crashed has closed it, which libpq
+//  sees only when it reads. An idle connection with something to read is
+//  read; if it has ended, the store is marked down (the outage logged now)
+//  and false returned. A network gone silent is not seen here: the next
+//  round trip finds it.
+bool store_alive (store_t *self);
+
 //  Milliseconds until the next connection attempt (for nack retry_ms).
 int64_t store_retry_ms (store_t *self);
 

@@ -202,6 +202,58 @@ START_TEST (test_pg_stopped)
 }
 END_TEST
 
+//  `tally-collector ping` against the collector: its exit status, and its
+//  output in *output (malloc'd).
+static int
+s_ping (tt_collector_t *collector, char **output)
+{
+    const char *argv [] = { tt_collector_bin, "ping", "--query", collector->query_ep,
+                            "--timeout", "5", NULL };
+    return tt_run (argv, 15000, output);
+}
+
+//  An idle collector (no report arrives) notices PostgreSQL stopping within
+//  a heartbeat: it logs the outage as it starts, and `tally-collector ping`
+//  says the database is down (exit 1), which the systemd and Docker health
+//  checks rely on. After the restart it reconnects by itself and ping says
+//  up again.
+START_TEST (test_idle_collector_sees_stop)
+{
+    tt_collector_t *collector = s_collector_start ("faults-idle");
+    char *out = NULL;
+    ck_assert_int_eq (s_ping (collector, &out), 0);
+    ck_assert_ptr_nonnull (strstr (out, "database up"));
+    free (out);
+
+    tt_pg_stop (s_pg);
+    int64_t down_at = tt_now_ms ();
+    char *log = tt_wait_for_text (collector->log_path, "database unreachable", 5000);
+    ck_assert_msg (log != NULL, "the idle collector did not log the outage within 5 s");
+    free (log);
+    double logged_s = (tt_now_ms () - down_at) / 1000.0;
+    ck_assert_int_eq (s_ping (collector, &out), 1);
+    ck_assert_msg (strstr (out, "database down"), "ping said: %s", out);
+    free (out);
+
+    tt_pg_restart (s_pg);
+    int64_t up_at = tt_now_ms ();
+    int rc;
+    while ((rc = s_ping (collector, &out)) != 0 && tt_now_ms () < up_at + 45000) {
+        free (out);
+        zclock_sleep (250);
+    }
+    ck_assert_msg (rc == 0, "ping did not say up within 45 s of the restart: %s", out);
+    free (out);
+    double up_s = (tt_now_ms () - up_at) / 1000.0;
+    ck_assert_int_eq (tt_count_text (collector->log_path, "database unreachable"), 1);
+    ck_assert_int_eq (tt_count_text (collector->log_path, "reachable again"), 1);
+    ck_assert_int_eq (tt_collector_stop (&collector, SIGTERM), 0);
+    printf ("faults: idle_stop outage_logged_after_s=%.1f ping_up_after_restart_s=%.1f\n",
+            logged_s, up_s);
+    fflush (stdout);
+}
+END_TEST
+
 static void s_fail_with_log (tt_collector_t *collector, const char *format, ...);
 
 START_TEST (test_backend_terminated)
@@ -518,6 +570,7 @@ main (void)
     tcase_add_test (tc, test_failed_ingest_leaves_nothing);
     tcase_add_test (tc, test_backend_terminated);
     tcase_add_test (tc, test_pg_stopped);
+    tcase_add_test (tc, test_idle_collector_sees_stop);
     tcase_add_test (tc, test_pg_killed_mid_batch);
     suite_add_tcase (suite, tc);
     SRunner *runner = srunner_create (suite);
