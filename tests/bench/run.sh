@@ -575,7 +575,8 @@ fi
 
 elapsed=$(( $(date +%s) - started ))
 say ""
-say "targets: ratio $ratio >= 0.5 $(verdict "$ratio" ge 0.5); ack p99 $ack_p99 ms <= 5 $(verdict "$ack_p99" le 5);" \
+say "targets: ratio $ratio >= 0.5 $(verdict "$ratio" ge 0.5); ack p99 $ack_p99 ms <= 5 $(verdict "$ack_p99" le 5)" \
+    "(the floor's $floor_p99 ms: $(verdict "$floor_p99" le 5));" \
     "feed p99 $feed_p99 ms <= 10 $(verdict "$feed_p99" le 10); history_ratio $history_ratio >= 0.9" \
     "$(verdict "$history_ratio" ge 0.9); rss $rss_mib MiB <= 32 $(verdict "$rss_mib" le 32)"
 say "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
