@@ -48,6 +48,9 @@ typedef struct {
 
 typedef enum { S_TEXT, S_LIST, S_FLAG } s_kind_t;
 
+//  True when value is acceptable for a setting.
+typedef bool (s_valid_fn) (const char *value);
+
 //  One setting: the table drives the command line, the config file (keys
 //  are the names without "--") and --help.
 typedef struct {
@@ -57,41 +60,73 @@ typedef struct {
     const char *fallback;               //  default, shown in --help (NULL: none)
     size_t offset;                      //  field in s_settings_t
     const char *help;                   //  one line for --help (\n: more lines)
+    s_valid_fn *valid;                  //  checks the value (NULL: any text)
+    const char *must;                   //  what valid accepts, for messages
 } s_setting_t;
+
+#define S_STRING(x)   S_STRING_(x)
+#define S_STRING_(x)  #x
+
+static bool
+s_valid_year (const char *value)
+{
+    char *end;
+    errno = 0;
+    long year = strtol (value, &end, 10);
+    return !errno && end != value && !*end && year >= 1000 && year <= 9999;
+}
+
+static bool
+s_valid_seconds (const char *value)
+{
+    char *end;
+    errno = 0;
+    double seconds = strtod (value, &end);
+    return !errno && end != value && !*end && seconds > 0 && seconds <= 86400;
+}
+
+static bool
+s_valid_prefix (const char *value)
+{
+    return strlen (value) <= PROTO_MAX_NAME;
+}
 
 #define S_FIELD(name) offsetof (s_settings_t, name)
 
 static const s_setting_t s_table [] = {
     { "--feed",    S_LIST, "EP",   "tcp://localhost:7702", S_FIELD (feed),
       "collector's totals feed (PUB) to subscribe to; repeat it for\n"
-      "several collectors sharing one database (see below)" },
+      "several collectors sharing one database (see below)", NULL, NULL },
     { "--query",   S_LIST, "EP",   "tcp://localhost:7703", S_FIELD (query),
       "collector's query endpoint (ROUTER) for snapshots; repeat it\n"
-      "to try the next when one does not answer" },
+      "to try the next when one does not answer", NULL, NULL },
     { "--prefix",  S_TEXT, "CODE", "",                     S_FIELD (prefix),
-      "only regions whose code starts with CODE, e.g. 2205 (\"\" = all)" },
+      "only regions whose code starts with CODE, e.g. 2205 (\"\" = all)",
+      s_valid_prefix, "a region code prefix of at most " S_STRING (PROTO_MAX_NAME) " bytes" },
     { "--year",    S_TEXT, "YEAR", NULL,                   S_FIELD (year),
-      "reporting year to show (default: the newest with data)" },
+      "reporting year to show (default: the newest with data)",
+      s_valid_year, "a four-digit year such as 2022" },
     { "--json",    S_FLAG, NULL,   NULL,                   S_FIELD (json),
-      "one JSON object per totals message instead of the table" },
+      "one JSON object per totals message instead of the table", NULL, NULL },
     { "--once",    S_FLAG, NULL,   NULL,                   S_FIELD (once),
-      "print the snapshot and exit (2 if the collector does not answer)" },
+      "print the snapshot and exit (2 if the collector does not answer)", NULL, NULL },
     { "--timeout", S_TEXT, "S",    "5",                    S_FIELD (timeout),
-      "seconds to wait for a snapshot before giving up (--once) or retrying" },
+      "seconds to wait for a snapshot before giving up (--once) or retrying",
+      s_valid_seconds, "a number of seconds above 0 (at most 86400), such as 5 or 0.5" },
     { "--server-key", S_TEXT, "FILE", NULL,                S_FIELD (server_key),
       "the collector's public certificate (collector.cert): ask for\n"
-      "snapshots over CURVE (needs --key)" },
+      "snapshots over CURVE (needs --key)", NULL, NULL },
     { "--key",     S_TEXT, "FILE", NULL,                   S_FIELD (key),
       "our certificate, NAME.cert_secret (or NAME.cert beside it) from\n"
-      "tally-reporter keygen, known to the collector (needs --server-key)" },
+      "tally-reporter keygen, known to the collector (needs --server-key)", NULL, NULL },
     { "--feed-curve", S_FLAG, NULL, NULL,                  S_FIELD (feed_curve),
       "CURVE on the feed too, for a collector run with --feed-curve\n"
-      "(a CURVE subscriber cannot hear a plaintext feed)" },
+      "(a CURVE subscriber cannot hear a plaintext feed)", NULL, NULL },
     { "--config",  S_TEXT, "FILE", NULL,                   S_FIELD (config),
       "read settings from FILE (also -c FILE): \"key = value\" lines, keys\n"
-      "are these options' names without --; options given here win" },
+      "are these options' names without --; options given here win", NULL, NULL },
     { "--help",    S_FLAG, NULL,   NULL,                   S_FIELD (help),
-      "show this help" },
+      "show this help", NULL, NULL },
 };
 #define S_SETTINGS (sizeof s_table / sizeof s_table [0])
 
@@ -136,9 +171,17 @@ s_usage (FILE *file)
         "then no loss; a heartbeat announcing a seq beyond the last one seen on\n"
         "its own feed is, and so is a feed coming back after 3 s of silence:\n"
         "either takes a fresh snapshot. The collectors count as silent only\n"
-        "when every feed is.\n"
-        "\nExit status: 0 done; 1 bad usage, config file or key file; 2 the collector\n"
-        "did not answer (--once).\n");
+        "when every feed is. If no feed ever delivered anything while the query\n"
+        "endpoint answers, the silence message says what to check (such as\n"
+        "--feed-curve for a collector run with it).\n"
+        "\n"
+        "When the collector has totals but none match --prefix and --year, the\n"
+        "watch says so instead of \"no totals yet\", naming the regions or the\n"
+        "newest year there are: in the table's title, on stderr otherwise (JSON\n"
+        "lines stay JSON). Totals that match later are shown as usual.\n"
+        "\nExit status: 0 done (--once: also when nothing matched --prefix and\n"
+        "--year); 1 bad usage, config file or key file; 2 the collector did not\n"
+        "answer (--once).\n");
 }
 
 static const s_setting_t *
@@ -150,12 +193,21 @@ s_lookup (const char *name, size_t length)
     return NULL;
 }
 
-//  Keep value for setting; a list collects values, and the command line's
-//  replace the file's. Returns 0, or -1 with a sentence in err.
+//  Check and keep value for setting; a list collects values, and the
+//  command line's replace the file's. Returns 0, or -1 with a sentence in
+//  err: for the file without the key (conf_load puts "FILE:LINE: key 'K': "
+//  in front), for the command line naming the option.
 static int
 s_assign (s_settings_t *settings, const s_setting_t *setting, const char *value, bool from_file,
           char *err, size_t err_size)
 {
+    if (setting->valid && !setting->valid (value)) {
+        if (from_file)
+            snprintf (err, err_size, "'%s' is not %s", value, setting->must);
+        else
+            snprintf (err, err_size, "%s must be %s, not '%s'", setting->name, setting->must, value);
+        return -1;
+    }
     void *slot = (char *) settings + setting->offset;
     if (setting->kind == S_LIST) {
         s_list_t *list = (s_list_t *) slot;
@@ -262,38 +314,14 @@ s_parse (int argc, char **argv, s_settings_t *settings, char *err, size_t err_si
     return 0;
 }
 
-//  Check the values that must be numbers; fills year and timeout_ms.
-static int
-s_check (const s_settings_t *settings, int64_t *year, int *timeout_ms, char *err, size_t err_size)
+//  The numbers of the settings s_assign has checked: year and timeout_ms.
+static void
+s_numbers (const s_settings_t *settings, int64_t *year, int *timeout_ms)
 {
-    *year = 0;
-    if (settings->year) {
-        char *end;
-        errno = 0;
-        long value = strtol (settings->year, &end, 10);
-        if (errno || *end || end == settings->year || value < 1000 || value > 9999) {
-            snprintf (err, err_size, "--year must be a four-digit year such as 2022, not '%s'",
-                      settings->year);
-            return -1;
-        }
-        *year = value;
-    }
-    char *end;
-    errno = 0;
-    double seconds = strtod (settings->timeout, &end);
-    if (errno || *end || end == settings->timeout || !(seconds > 0) || seconds > 86400) {
-        snprintf (err, err_size, "--timeout must be a number of seconds above 0, such as 5 or 0.5, not '%s'",
-                  settings->timeout);
-        return -1;
-    }
-    *timeout_ms = (int) (seconds * 1000 + 0.5);
+    *year = settings->year ? strtol (settings->year, NULL, 10) : 0;
+    *timeout_ms = (int) (strtod (settings->timeout, NULL) * 1000 + 0.5);
     if (*timeout_ms < 1)
         *timeout_ms = 1;
-    if (strlen (settings->prefix) > PROTO_MAX_NAME) {
-        snprintf (err, err_size, "--prefix is longer than %d bytes", PROTO_MAX_NAME);
-        return -1;
-    }
-    return 0;
 }
 
 //  The feed's redraw hook: draw the table, stop when the output is gone.
@@ -303,7 +331,7 @@ s_on_wake (void *arg, watch_feed_t *feed)
     void **pair = arg;
     watch_view_t *view = pair [0];
     watch_state_t *state = pair [1];
-    watch_view_show (view, state, watch_feed_status (feed));
+    watch_view_show (view, state, watch_feed_status (feed), watch_feed_no_match (feed));
     return watch_view_failed (view) ? -1 : 0;
 }
 
@@ -314,12 +342,12 @@ main (int argc, char **argv)
     char err [1200];
     int64_t year;
     int timeout_ms;
-    if (s_parse (argc, argv, &settings, err, sizeof err)
-    ||  s_check (&settings, &year, &timeout_ms, err, sizeof err)) {
+    if (s_parse (argc, argv, &settings, err, sizeof err)) {
         fprintf (stderr, "tally-watch: %s\n", err);
         zlist_destroy (&settings.owned);
         return S_EXIT_USAGE;
     }
+    s_numbers (&settings, &year, &timeout_ms);
     if (settings.help) {
         s_usage (stdout);
         zlist_destroy (&settings.owned);
@@ -370,7 +398,7 @@ main (int argc, char **argv)
             status = S_EXIT_SILENT;
         }
         else
-            watch_view_show (view, state, NULL);
+            watch_view_show (view, state, NULL, watch_feed_no_match (feed));
     }
     else {
         void *pair [2] = { view, state };

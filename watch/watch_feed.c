@@ -12,10 +12,13 @@
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
+#include "watch_table.h"
 
 #define S_TICK_MS           250         //  on_wake at least this often
 #define S_RETRY_MS          1000        //  wait after a snapshot went unanswered
 #define S_VERIFY_MS         2000        //  filtered feeds: verify at most this often
+#define S_PROBE_MS          2000        //  at most this long for the unfiltered probe
+#define S_PING_MS           1000        //  at most this long for a ping
 
 //  One collector's feed.
 typedef struct {
@@ -49,6 +52,7 @@ struct _watch_feed_t {
     bool want_snapshot;                 //  take one as soon as allowed
     bool quiet;                         //  the current snapshot is a routine check
     int64_t last_heard;                 //  mono ms of the last feed message (any feed)
+    bool heard_any;                     //  some feed delivered a message since start
     int64_t last_heard_wall;            //  the same, wall clock ms
     int64_t last_update_wall;           //  wall ms of the last totals applied
     int64_t last_verify;                //  mono ms of the last verification snapshot
@@ -56,6 +60,8 @@ struct _watch_feed_t {
     int64_t snapshots;                  //  snapshots completed
     char reason [160];                  //  why the current snapshot is taken
     char problem [256];                 //  the last thing that went wrong, or ""
+    char silent_hint [320];             //  what to check while silent, or ""
+    char no_match [512];                //  why nothing matches prefix and year, or ""
     int64_t bad_messages;               //  undecodable feed messages ignored
     char status [512];                  //  the status line
 };
@@ -80,8 +86,8 @@ s_update_status (watch_feed_t *self)
     s_clock (self->last_update_wall, updated, sizeof updated);
     if (self->silent)
         snprintf (self->status, sizeof self->status,
-                  "采集服务无响应  collector silent since %s (%s); figures shown may be stale",
-                  heard, self->feed_ep);
+                  "采集服务无响应  collector silent since %s (%s); figures shown may be stale%s",
+                  heard, self->feed_ep, self->silent_hint);
     else
     if (self->dealer && !self->quiet)
         snprintf (self->status, sizeof self->status,
@@ -142,43 +148,167 @@ s_drop_dealer (watch_feed_t *self)
     zsock_destroy (&self->dealer);
 }
 
+//  A new DEALER to the current query endpoint with request sent on it (the
+//  request is destroyed), or NULL with err filled.
+static zsock_t *
+s_request (watch_feed_t *self, proto_msg_t **request_p, char *err, size_t err_size)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_linger (dealer, 0);
+    s_apply_curve (self, dealer);
+    if (zsock_connect (dealer, "%s", self->query_ep)) {
+        snprintf (err, err_size, "cannot connect to the query endpoint '%s': %s",
+                  self->query_ep, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&dealer);
+        proto_msg_destroy (request_p);
+        return NULL;
+    }
+    proto_error_t perr;
+    size_t size;
+    uint8_t *body = proto_msg_encode (*request_p, &size, &perr);
+    proto_msg_destroy (request_p);
+    if (!body) {
+        snprintf (err, err_size, "cannot encode the request: %s", perr.text);
+        zsock_destroy (&dealer);
+        return NULL;
+    }
+    zframe_t *frame = zframe_new (body, size);
+    free (body);
+    zframe_send (&frame, dealer, ZFRAME_DONTWAIT);
+    zframe_destroy (&frame);
+    return dealer;
+}
+
+//  A new DEALER with a snapshot request for prefix and year sent on it, or
+//  NULL with err filled.
+static zsock_t *
+s_request_snapshot (watch_feed_t *self, const char *prefix, int64_t year, char *err, size_t err_size)
+{
+    proto_msg_t *request = proto_msg_new (PROTO_SNAPSHOT);
+    snprintf (request->prefix, sizeof request->prefix, "%s", prefix);
+    request->has_year = year > 0;
+    request->year = year;
+    return s_request (self, &request, err, err_size);
+}
+
+//  True when the current query endpoint answers a ping within wait_ms.
+static bool
+s_ping (watch_feed_t *self, int wait_ms)
+{
+    char err [256];
+    proto_msg_t *request = proto_msg_new (PROTO_PING);
+    zsock_t *dealer = s_request (self, &request, err, sizeof err);
+    if (!dealer)
+        return false;
+    bool pong = false;
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    if (zpoller_wait (poller, wait_ms)) {
+        zframe_t *frame = zframe_recv (dealer);
+        proto_error_t perr;
+        proto_msg_t *msg = frame ? proto_msg_decode (zframe_data (frame), zframe_size (frame), 0, &perr)
+                                 : NULL;
+        zframe_destroy (&frame);
+        pong = msg && msg->type == PROTO_PONG;
+        proto_msg_destroy (&msg);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&dealer);
+    return pong;
+}
+
 //  Ask for a snapshot over a new DEALER. Returns 0 or -1 with err filled.
 static int
 s_snapshot_send (watch_feed_t *self, char *err, size_t err_size)
 {
     s_drop_dealer (self);
-    self->dealer = zsock_new (ZMQ_DEALER);
-    assert (self->dealer);
-    zsock_set_linger (self->dealer, 0);
-    s_apply_curve (self, self->dealer);
-    if (zsock_connect (self->dealer, "%s", self->query_ep)) {
-        snprintf (err, err_size, "cannot connect to the query endpoint '%s': %s",
-                  self->query_ep, zmq_strerror (zmq_errno ()));
-        zsock_destroy (&self->dealer);
+    self->dealer = s_request_snapshot (self, self->prefix, self->year, err, err_size);
+    if (!self->dealer)
         return -1;
-    }
-    proto_msg_t *request = proto_msg_new (PROTO_SNAPSHOT);
-    snprintf (request->prefix, sizeof request->prefix, "%s", self->prefix);
-    request->has_year = self->year > 0;
-    request->year = self->year;
-    proto_error_t perr;
-    size_t size;
-    uint8_t *body = proto_msg_encode (request, &size, &perr);
-    proto_msg_destroy (&request);
-    if (!body) {
-        snprintf (err, err_size, "cannot encode the snapshot request: %s", perr.text);
-        zsock_destroy (&self->dealer);
-        return -1;
-    }
-    zframe_t *frame = zframe_new (body, size);
-    free (body);
-    zframe_send (&frame, self->dealer, ZFRAME_DONTWAIT);
-    zframe_destroy (&frame);
     watch_state_snapshot_begin (self->state);
     self->snapshot_deadline = zclock_mono () + self->timeout_ms;
     if (self->poller)
         zpoller_add (self->poller, self->dealer);
     return 0;
+}
+
+//  True when the store holds something for the year asked for (any year
+//  when none was): what the outputs would show.
+static bool
+s_has_wanted (watch_feed_t *self)
+{
+    size_t size = watch_state_size (self->state);
+    if (self->year == 0)
+        return size > 0;
+    for (size_t i = 0; i < size; i++)
+        if (watch_state_at (self->state, i)->year == self->year)
+            return true;
+    return false;
+}
+
+//  An unfiltered snapshot (every region, newest year) into a store of its
+//  own, so that an empty filtered one can say why; the feed's store is not
+//  touched. Returns the store, or NULL when the collector did not answer
+//  within S_PROBE_MS (or the timeout, if shorter).
+static watch_state_t *
+s_probe (watch_feed_t *self)
+{
+    char err [256];
+    zsock_t *dealer = s_request_snapshot (self, "", 0, err, sizeof err);
+    if (!dealer)
+        return NULL;
+    watch_state_t *all = watch_state_new (false, NULL, NULL);
+    watch_state_snapshot_begin (all);
+    int64_t deadline = zclock_mono () + (self->timeout_ms < S_PROBE_MS ? self->timeout_ms : S_PROBE_MS);
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    bool done = false;
+    while (!done && !zsys_interrupted) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0 || !zpoller_wait (poller, (int) left))
+            break;
+        zframe_t *frame = zframe_recv (dealer);
+        proto_error_t perr;
+        proto_msg_t *msg = frame ? proto_msg_decode (zframe_data (frame), zframe_size (frame), 0, &perr)
+                                 : NULL;
+        zframe_destroy (&frame);
+        if (!msg)
+            break;
+        if (msg->type == PROTO_TOTALS)
+            watch_state_snapshot_row (all, &msg);
+        else {
+            done = msg->type == PROTO_SNAPSHOT_END;
+            if (done)
+                watch_state_snapshot_end (all, msg->seq);
+            proto_msg_destroy (&msg);
+            if (!done)
+                break;
+        }
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&dealer);
+    if (!done)
+        watch_state_destroy (&all);
+    return all;
+}
+
+//  After a snapshot: when nothing in it matches the prefix and year but the
+//  collector has totals, say so (once on stderr when logging), so that a
+//  wrong --prefix or --year does not look like "no data yet".
+static void
+s_explain_empty (watch_feed_t *self)
+{
+    if (s_has_wanted (self) || (!*self->prefix && !self->year)) {
+        self->no_match [0] = 0;
+        return;
+    }
+    watch_state_t *all = s_probe (self);
+    char why [sizeof self->no_match] = "";
+    if (all && watch_table_no_match (all, self->prefix, self->year, why, sizeof why))
+        why [0] = 0;
+    watch_state_destroy (&all);
+    if (self->log && *why && strcmp (why, self->no_match) != 0)
+        fprintf (stderr, "tally-watch: %s\n", why);
+    snprintf (self->no_match, sizeof self->no_match, "%s", why);
 }
 
 //  One reply on the DEALER. Returns 1 when the snapshot is complete, 0 when
@@ -208,6 +338,11 @@ s_snapshot_recv (watch_feed_t *self, char *err, size_t err_size)
                 self->feeds [i].last_seq = msg->seq;
         self->snapshots++;
         s_drop_dealer (self);
+        if (!self->quiet)
+            s_explain_empty (self);
+        else
+        if (*self->no_match && s_has_wanted (self))
+            self->no_match [0] = 0;
         if (verdict == WATCH_GAP) {
             self->want_snapshot = true;
             snprintf (self->reason, sizeof self->reason,
@@ -272,6 +407,10 @@ s_feed_recv (watch_feed_t *self, s_feed_t *feed)
     self->last_heard = feed->last_heard = now;
     self->last_heard_wall = zclock_time ();
     self->silent = false;
+    self->heard_any = true;
+    self->silent_hint [0] = 0;
+    if (*self->no_match && s_has_wanted (self))
+        self->no_match [0] = 0;         //  totals that match have arrived
     if (feed->silent) {
         //  Whatever it published meanwhile is gone: start over from a
         //  snapshot, with this message as the first one buffered.
@@ -313,6 +452,31 @@ s_feed_recv (watch_feed_t *self, s_feed_t *feed)
     }
 }
 
+//  What to check when no feed has delivered anything since start although
+//  the query endpoint answers (a ping, now): the collector is up, so the
+//  subscription itself is wrong. A plaintext SUB and a CURVE feed (or the
+//  other way round) never meet, and neither side says why.
+static void
+s_silent_hint (watch_feed_t *self)
+{
+    self->silent_hint [0] = 0;
+    if (self->heard_any || !s_ping (self, self->timeout_ms < S_PING_MS ? self->timeout_ms : S_PING_MS))
+        return;
+    if (self->public_key && !self->feed_curve)
+        snprintf (self->silent_hint, sizeof self->silent_hint,
+                  "; yet %s answers: if the collector runs with --feed-curve, "
+                  "add --feed-curve (with --server-key and --key)", self->query_ep);
+    else
+    if (self->feed_curve)
+        snprintf (self->silent_hint, sizeof self->silent_hint,
+                  "; yet %s answers: if the collector runs without --feed-curve, "
+                  "leave --feed-curve out; else check --feed", self->query_ep);
+    else
+        snprintf (self->silent_hint, sizeof self->silent_hint,
+                  "; yet %s answers: check that --feed is that collector's feed endpoint",
+                  self->query_ep);
+}
+
 //  The clocks: watchdog, snapshot deadline, retries.
 static void
 s_check_clocks (watch_feed_t *self)
@@ -333,11 +497,12 @@ s_check_clocks (watch_feed_t *self)
         self->silent = true;
         if (!self->last_heard_wall)
             self->last_heard_wall = zclock_time () - WATCH_FEED_SILENCE_MS;
+        s_silent_hint (self);
         if (self->log) {
             char since [16];
             s_clock (self->last_heard_wall, since, sizeof since);
-            fprintf (stderr, "tally-watch: collector silent since %s (no heartbeat on %s)\n",
-                     since, self->feed_ep);
+            fprintf (stderr, "tally-watch: collector silent since %s (no heartbeat on %s)%s\n",
+                     since, self->feed_ep, self->silent_hint);
         }
     }
     if (self->dealer && now >= self->snapshot_deadline) {
@@ -560,6 +725,13 @@ watch_feed_status (watch_feed_t *self)
     assert (self);
     s_update_status (self);
     return self->status;
+}
+
+const char *
+watch_feed_no_match (watch_feed_t *self)
+{
+    assert (self);
+    return *self->no_match ? self->no_match : NULL;
 }
 
 bool

@@ -23,7 +23,9 @@
     cannot talk to a plaintext server, so the feed stays plain otherwise.
 
     It keeps a one-line status for people: live, taking a snapshot (and why),
-    or "collector silent since 15:02:11".
+    or "collector silent since 15:02:11" (with a hint when no feed ever delivered
+    anything but the query endpoint answers a ping: a plaintext subscriber
+    never hears a --feed-curve collector, nor a CURVE one a plaintext feed).
 */
 #ifndef WATCH_FEED_H_INCLUDED
 #define WATCH_FEED_H_INCLUDED
@@ -88,6 +90,14 @@ int
 //  The status line for people (borrowed, valid until the next event).
 const char *
     watch_feed_status (watch_feed_t *self);
+
+//  When the last snapshot held nothing for the prefix and year although the
+//  collector has totals: one sentence saying so (a prefix no region code
+//  starts with, or a year other than the newest with totals; learnt from an
+//  unfiltered snapshot taken right after). NULL otherwise, and once matching
+//  totals arrive. Borrowed, valid until the next event.
+const char *
+    watch_feed_no_match (watch_feed_t *self);
 
 //  True while the collector counts as silent.
 bool

@@ -532,11 +532,22 @@ s_frame_line (s_buf_t *frame, const char *line, const watch_table_opts_t *opts)
     s_buf_puts (frame, opts->ansi ? "\033[K\n" : "\n");
 }
 
-//  The title: the first city's name, the year, the newest as_of, the last update.
+//  The title: the first city's name, the year, the newest as_of, the last
+//  update. Where it does not fit width (0: no limit) parts are shortened or
+//  dropped whole, never cut: first the label 最后更新, then the as_of date's
+//  year (the title has it), then the time, then 截至, then 重点项目建设. With
+//  no rows: empty says why (NULL: the collector has no totals yet).
 static void
-s_title (s_buf_t *line, s_row_t *rows, size_t count, int64_t year)
+s_title (s_buf_t *line, s_row_t *rows, size_t count, int64_t year, int width, const char *empty)
 {
-    const char *place = count ? rows [0].cells [S_NAME] : "tally";
+    if (count == 0) {
+        if (empty)
+            s_buf_printf (line, "tally-watch  无匹配数据  %s", empty);
+        else
+            s_buf_puts (line, "tally-watch  尚无数据 (no totals yet)");
+        return;
+    }
+    const char *place = rows [0].cells [S_NAME];
     for (size_t i = 0; i < count; i++)
         if (strcmp (rows [i].totals->level, "city") == 0) {
             place = rows [i].cells [S_NAME];
@@ -550,13 +561,26 @@ s_title (s_buf_t *line, s_row_t *rows, size_t count, int64_t year)
         if (rows [i].totals->updated_at > updated)
             updated = rows [i].totals->updated_at;
     }
-    char clock [16];
+    char clock [16], year_dash [24];
     s_format_clock (updated, clock, sizeof clock);
-    if (count)
-        s_buf_printf (line, "%s %lld年重点项目建设  截至 %s  最后更新 %s",
-                      place, (long long) year, as_of, clock);
-    else
-        s_buf_puts (line, "tally-watch  尚无数据 (no totals yet)");
+    snprintf (year_dash, sizeof year_dash, "%lld-", (long long) year);
+    const char *day = strncmp (as_of, year_dash, strlen (year_dash)) == 0
+                    ? as_of + strlen (year_dash) : as_of;
+    char forms [6][S_CELL * 2 + 128];
+    const char *heading = "年重点项目建设";
+    snprintf (forms [0], sizeof forms [0], "%s %lld%s  截至 %s  最后更新 %s",
+              place, (long long) year, heading, as_of, clock);
+    snprintf (forms [1], sizeof forms [1], "%s %lld%s  截至 %s  %s",
+              place, (long long) year, heading, as_of, clock);
+    snprintf (forms [2], sizeof forms [2], "%s %lld%s  截至 %s  %s",
+              place, (long long) year, heading, day, clock);
+    snprintf (forms [3], sizeof forms [3], "%s %lld%s  截至 %s", place, (long long) year, heading, day);
+    snprintf (forms [4], sizeof forms [4], "%s %lld%s", place, (long long) year, heading);
+    snprintf (forms [5], sizeof forms [5], "%s %lld年", place, (long long) year);
+    size_t pick = 0;
+    while (width > 0 && pick < 5 && watch_table_width (forms [pick]) > width)
+        pick++;
+    s_buf_puts (line, forms [pick]);
 }
 
 watch_table_t *
@@ -603,19 +627,22 @@ watch_table_frame (watch_table_t *self, watch_state_t *state, const watch_table_
     s_buf_t frame = { NULL, 0, 0 };
     s_buf_t line = { NULL, 0, 0 };
     s_buf_puts (&frame, opts->ansi ? "\033[H" : "");
-    s_title (&line, rows, count, year);
+    s_title (&line, rows, count, year, opts->width, opts->empty);
     s_frame_line (&frame, line.data, opts);
 
-    s_buf_reset (&line);
+    //  Headings over nothing only while nothing has arrived yet.
     bool first = true;
-    for (int c = 0; c < S_COLUMNS; c++) {
-        if (!show [c])
-            continue;
-        s_buf_pad (&line, first ? 0 : S_GAP);
-        s_add_cell (&line, s_columns [c].heading, widths [c], s_columns [c].left, false);
-        first = false;
+    if (count || !opts->empty) {
+        s_buf_reset (&line);
+        for (int c = 0; c < S_COLUMNS; c++) {
+            if (!show [c])
+                continue;
+            s_buf_pad (&line, first ? 0 : S_GAP);
+            s_add_cell (&line, s_columns [c].heading, widths [c], s_columns [c].left, false);
+            first = false;
+        }
+        s_frame_line (&frame, line.data, opts);
     }
-    s_frame_line (&frame, line.data, opts);
 
     bool any_marked = false;
     for (size_t i = 0; i < count; i++) {
@@ -667,4 +694,45 @@ watch_table_line (const proto_msg_t *totals)
                   row.cells [S_INVEST], row.cells [S_ANNUAL], signed_, landed,
                   row.cells [S_REPORTED]);
     return line.data;
+}
+
+int
+watch_table_no_match (watch_state_t *all, const char *prefix, int64_t year,
+                      char *buffer, size_t size)
+{
+    assert (all && prefix && buffer && size);
+    buffer [0] = 0;
+    size_t total = watch_state_size (all);
+    if (total == 0)
+        return -1;
+    bool prefix_found = false;
+    for (size_t i = 0; i < total && !prefix_found; i++)
+        prefix_found = strncmp (watch_state_at (all, i)->region, prefix, strlen (prefix)) == 0;
+    if (!prefix_found) {
+        //  Name the regions above county level (or the first few), in code order.
+        s_buf_t list = { NULL, 0, 0 };
+        size_t shown = 0, wanted = 4;
+        for (int pass = 0; pass < 2 && shown == 0; pass++)
+            for (size_t i = 0; i < total && shown < wanted; i++) {
+                const proto_msg_t *totals = watch_state_at (all, i);
+                if (pass == 0 && s_is_county (totals))
+                    continue;
+                s_buf_printf (&list, "%s%s%s%s", shown ? ", " : "", totals->region,
+                              totals->name ? " " : "", totals->name ? totals->name : "");
+                shown++;
+            }
+        snprintf (buffer, size, "no totals for regions starting with %s in %lld, the newest year "
+                  "with totals (regions with totals: %s%s); check --prefix", prefix,
+                  (long long) watch_state_newest_year (all), list.data, shown < total ? ", …" : "");
+        free (list.data);
+        return 0;
+    }
+    int64_t newest = watch_state_newest_year (all);
+    if (year && year != newest) {
+        snprintf (buffer, size, "no totals for %lld%s%s (the newest year with totals is %lld); "
+                  "check --year or leave it out", (long long) year,
+                  *prefix ? " for regions starting with " : "", prefix, (long long) newest);
+        return 0;
+    }
+    return -1;
 }

@@ -38,6 +38,8 @@ typedef struct {
     int64_t now_ms;             //  wall-clock ms since the epoch (highlight expiry)
     int64_t year;               //  year to show; 0 = the newest year held
     const char *status;         //  status line (borrowed), or NULL
+    const char *empty;          //  with no row to show: why (borrowed), shown
+                                //  instead of "no totals yet"; NULL: no totals yet
 } watch_table_opts_t;
 
 //  How long a changed cell stays highlighted.
@@ -63,6 +65,15 @@ char *
 //  malloc'd, the caller's to free.
 char *
     watch_table_line (const proto_msg_t *totals);
+
+//  Why a filtered snapshot came back empty, from an unfiltered one (all:
+//  every region's totals of the newest year): a region prefix no region
+//  with totals starts with, or a year other than the newest. Fills buffer with one sentence and
+//  returns 0, or returns -1 when all is empty (the collector has no totals
+//  yet) or neither explains it.
+int
+    watch_table_no_match (watch_state_t *all, const char *prefix, int64_t year,
+                          char *buffer, size_t size);
 
 //  Make LC_CTYPE a UTF-8 locale: the user's if it is one, else C.UTF-8.
 //  Returns 0, or -1 if no UTF-8 locale is available (CJK widths will be off).

@@ -117,7 +117,7 @@ watch_view_store (void *arg, const proto_msg_t *totals)
 }
 
 void
-watch_view_show (watch_view_t *self, watch_state_t *state, const char *status)
+watch_view_show (watch_view_t *self, watch_state_t *state, const char *status, const char *empty)
 {
     assert (self && state);
     if (self->mode != WATCH_VIEW_TABLE || self->failed)
@@ -127,7 +127,8 @@ watch_view_show (watch_view_t *self, watch_state_t *state, const char *status)
         .ansi = self->in_place,
         .now_ms = s_wall_ms (),
         .year = self->year,
-        .status = status
+        .status = status,
+        .empty = empty
     };
     char *frame = watch_table_frame (self->table, state, &opts);
     if (self->last_frame && strcmp (frame, self->last_frame) == 0) {

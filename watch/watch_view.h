@@ -37,9 +37,11 @@ void
     watch_view_store (void *self, const proto_msg_t *totals);
 
 //  Table mode: draw the store with a status line (NULL for none) if the
-//  frame differs from the last one written. Other modes: nothing.
+//  frame differs from the last one written; when no row matches, empty says
+//  why in the title (NULL: "no totals yet"). Other modes: nothing.
 void
-    watch_view_show (watch_view_t *self, watch_state_t *state, const char *status);
+    watch_view_show (watch_view_t *self, watch_state_t *state, const char *status,
+                     const char *empty);
 
 //  True once a write failed (the reader went away): time to stop.
 bool

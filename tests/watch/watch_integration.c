@@ -10,6 +10,8 @@
       feed) makes the watch take a fresh snapshot and end right;
     - the collector stopped and restarted while watching: silence, recovery;
     - --once prints the snapshot and exits 0, or exits 2 with nobody answering;
+      a --prefix or --year matching nothing is named, not shown as "no totals yet";
+    - a live watch of a year without totals says so, then shows them when they come;
     - CURVE: --once with keys works and without keys exits 2; --feed-curve;
     - config files: the command line overrides the file, bad lines are named;
     - two collectors on one database, two --feed: the watch ends with the
@@ -23,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include "keygen.h"
 #include "proto_msg.h"
 #include "tt.h"
@@ -491,6 +495,30 @@ START_TEST (test_json_lines_match_database)
         "SELECT count (DISTINCT region) FROM region_total WHERE region LIKE '2205%' AND year = 2022"));
     free (out);
 
+    //  A prefix or year that matches nothing says so, naming what there is,
+    //  rather than "no totals yet" (exit 0: the collector answered).
+    const char *prefix_argv [] = { tt_watch_bin, "--once", "--prefix", "9999",
+                                   "--feed", collector->feed_ep, "--query", collector->query_ep, NULL };
+    ck_assert_int_eq (tt_run (prefix_argv, 10000, &out), 0);
+    ck_assert_msg (strstr (out, "no totals for regions starting with 9999 in 2022, the newest year "
+                                "with totals (regions with totals: 220000 吉林省, 220500 通化市, …); "
+                                "check --prefix\n"), "%s", out);
+    ck_assert_ptr_null (strstr (out, "尚无数据"));
+    free (out);
+    const char *year_argv [] = { tt_watch_bin, "--once", "--year", "2019",
+                                 "--feed", collector->feed_ep, "--query", collector->query_ep, NULL };
+    ck_assert_int_eq (tt_run (year_argv, 10000, &out), 0);
+    ck_assert_msg (strstr (out, "no totals for 2019 (the newest year with totals is 2022)"), "%s", out);
+    ck_assert_ptr_null (strstr (out, "尚无数据"));
+    free (out);
+    //  JSON lines stay JSON: the one sentence goes to stderr.
+    const char *json_prefix_argv [] = { tt_watch_bin, "--once", "--json", "--prefix", "9999",
+                                        "--feed", collector->feed_ep, "--query", collector->query_ep, NULL };
+    ck_assert_int_eq (tt_run (json_prefix_argv, 10000, &out), 0);
+    ck_assert_msg (strncmp (out, "tally-watch: no totals for regions starting with 9999 in ", 57) == 0
+                   && strchr (out, '\n') == out + strlen (out) - 1, "%s", out);
+    free (out);
+
     //  --once as a table (not a terminal): the city first, no escape codes.
     const char *table_argv [] = { tt_watch_bin, "--once", "--prefix", "2205",
                                   "--feed", collector->feed_ep, "--query", collector->query_ep, NULL };
@@ -589,10 +617,40 @@ START_TEST (test_lost_message_takes_fresh_snapshot)
 }
 END_TEST
 
+START_TEST (test_live_no_match_then_match)
+{
+    //  A live watch of a year with no totals yet says so once on stderr,
+    //  then shows that year's totals when they come.
+    tt_collector_t *collector = s_collector_start (NULL);
+    s_reporter_t *reporter = s_reporter_new (collector->report_ep, "watch-it-nomatch");
+    s_report (reporter, "220524", "2022-03-04", "projects_planned", 33LL, NULL);
+    char *dir = tt_tempdir ("watch");
+    char *path = s_out_path (dir, "nomatch.jsonl");
+    const char *argv [] = { tt_watch_bin, "--json", "--year", "2021", "--feed", collector->feed_ep,
+                            "--query", collector->query_ep, NULL };
+    pid_t watch = s_track (tt_spawn (argv, path));
+    if (!s_wait_for_text (path, "tally-watch: no totals for 2021 (the newest year with totals is 2022)", 10000)) {
+        char *out = tt_slurp (path);
+        ck_abort_msg ("no no-match message:\n%s", out ? out : "");
+    }
+    s_report (reporter, "220524", "2021-12-31", "projects_planned", 31LL, NULL);
+    ck_assert (s_wait_for_text (path, "\"year\":2021", 10000));
+    s_watch_stop (watch);
+    s_reporter_destroy (&reporter);
+    s_collector_stop (&collector);
+    free (path);
+    free (dir);
+}
+END_TEST
+
 START_TEST (test_collector_restart)
 {
-    tt_collector_t *collector = s_collector_start (NULL);
-    tt_collector_t ports = *collector;
+    //  Ports above the ephemeral range: while the collector is down, the
+    //  watch's reconnecting sockets cannot be handed them as source ports.
+    srand ((unsigned) time (NULL) ^ (unsigned) getpid ());
+    tt_collector_t ports;
+    tt_quiet_ports (&ports);
+    tt_collector_t *collector = s_collector_start (&ports);
     s_reporter_t *reporter = s_reporter_new (collector->report_ep, "watch-it-restart");
     s_report (reporter, "220524", "2022-03-04", "projects_planned", 33LL, "projects_active", 20LL, NULL);
     char *dir = tt_tempdir ("watch");
@@ -607,6 +665,11 @@ START_TEST (test_collector_restart)
                    "the watch did not notice the silence");
     //  (The last heartbeat came up to a second before the stop.)
     ck_assert_int_ge (tt_now_ms () - stopped, 3000 - 1000 - 100);
+    //  It was heard before: really silent, no hint about the subscription.
+    char *text = tt_slurp (path);
+    const char *hint = strstr (text, "answers: ");
+    ck_assert_msg (hint == NULL, "a subscription hint after a real silence: %.300s", hint);
+    free (text);
 
     //  It comes back on the same endpoints; new figures arrive.
     collector = s_collector_start (&ports);
@@ -749,6 +812,7 @@ START_TEST (test_curve_query_and_feed)
                             "--query", collector->query_ep, "--server-key", keys.server_key,
                             "--key", keys.screen_key, NULL };
     pid_t deaf_pid = s_track (tt_spawn (deaf, plain_path));
+    char *text;
     ck_assert (s_wait_for_text (path, "\"220582\"", 10000));
     char *outbox = tt_tempdir ("watch-outbox");
     const char *send [] = { tt_reporter_bin, "send", "--region", "220582", "--as-of", "2022-03-07",
@@ -760,9 +824,15 @@ START_TEST (test_curve_query_and_feed)
     free (out);
     s_wait_matches_db (path, 10000);
     ck_assert (s_wait_for_text (plain_path, "collector silent since", 8000));
+    //  ...and, since the query endpoint answers, says what is likely wrong.
+    text = tt_slurp (plain_path);
+    ck_assert_msg (strstr (text, "answers: if the collector runs with --feed-curve, "
+                                 "add --feed-curve (with --server-key and --key)\n"),
+                   "no --feed-curve hint in: %.300s", strstr (text, "collector silent"));
+    free (text);
     s_watch_stop (pid);
     s_watch_stop (deaf_pid);
-    char *text = tt_slurp (path);
+    text = tt_slurp (path);
     ck_assert_ptr_null (strstr (text, "collector silent"));
     free (text);
     s_collector_stop (&collector);
@@ -834,6 +904,28 @@ START_TEST (test_config_file)
     ck_assert_msg (strstr (out, want), "no \"%s\" in: %s", want, out);
     free (out);
     free (bad);
+    //  Bad values name file, line and key too; on the command line, the option.
+    bad = tt_write_file (dir, "bad3.conf", "# screen\nyear = abc\n");
+    ck_assert_ptr_nonnull (bad);
+    const char *bad3_argv [] = { tt_watch_bin, "-c", bad, "--once", NULL };
+    ck_assert_int_eq (tt_run (bad3_argv, 10000, &out), 1);
+    snprintf (want, sizeof want, "tally-watch: %s:2: key 'year': 'abc' is not a four-digit year "
+              "such as 2022\n", bad);
+    ck_assert_str_eq (out, want);
+    free (out);
+    free (bad);
+    bad = tt_write_file (dir, "bad4.conf", "timeout = 0\n");
+    ck_assert_ptr_nonnull (bad);
+    const char *bad4_argv [] = { tt_watch_bin, "-c", bad, "--once", NULL };
+    ck_assert_int_eq (tt_run (bad4_argv, 10000, &out), 1);
+    snprintf (want, sizeof want, "%s:1: key 'timeout': '0' is not a number of seconds", bad);
+    ck_assert_msg (strstr (out, want), "no \"%s\" in: %s", want, out);
+    free (out);
+    free (bad);
+    const char *bad5_argv [] = { tt_watch_bin, "--once", "--year", "abc", NULL };
+    ck_assert_int_eq (tt_run (bad5_argv, 10000, &out), 1);
+    ck_assert_str_eq (out, "tally-watch: --year must be a four-digit year such as 2022, not 'abc'\n");
+    free (out);
     //  The example in deploy/ is read without complaint (nobody answers there).
     char example [600];
     snprintf (example, sizeof example, "%s/deploy/tally-watch.conf", tt_source_dir);
@@ -953,7 +1045,11 @@ START_TEST (test_two_feeds)
     //  same time, so that the city's totals change through both; the second
     //  feed comes through a slow link, so the feeds interleave. The watch
     //  subscribes to both feeds.
-    tt_collector_t *one = s_collector_start (NULL);
+    //  The one that goes away on ports above the ephemeral range (see
+    //  test_collector_restart).
+    tt_collector_t ports;
+    tt_quiet_ports (&ports);
+    tt_collector_t *one = s_collector_start (&ports);
     tt_collector_t *two = s_collector_start (NULL);
     zactor_t *slow = zactor_new (s_slow_forwarder, two->feed_ep);
     char *slow_ep = zstr_recv (slow);
@@ -1029,6 +1125,7 @@ main (void)
     tcase_add_test (tc, test_late_joiner_matches_early_subscriber);
     tcase_add_test (tc, test_lost_message_takes_fresh_snapshot);
     tcase_add_test (tc, test_collector_restart);
+    tcase_add_test (tc, test_live_no_match_then_match);
     tcase_add_test (tc, test_curve_query_and_feed);
     tcase_add_test (tc, test_config_file);
     tcase_add_test (tc, test_two_feeds);

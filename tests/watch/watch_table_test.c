@@ -1,4 +1,5 @@
-/*  watch_table_test.c — the table: number formats, CJK alignment, ranking.
+/*  watch_table_test.c — the table: number formats, CJK alignment, ranking,
+    the title on narrow screens, and what an empty filtered view says.
 
     Frames are drawn over fixed inputs (the seed's figures, or a few counties
     made up for the ranking) with TZ=UTC and a UTF-8 LC_CTYPE.
@@ -322,6 +323,78 @@ START_TEST (test_narrow_terminal)
 }
 END_TEST
 
+START_TEST (test_narrow_title)
+{
+    //  The title loses whole parts as the screen narrows, never half a time
+    //  or half a date: the label 最后更新, the date's year, the time, 截至.
+    watch_state_t *state = watch_state_new (false, NULL, NULL);
+    fixture_seed (state, WATCH_SEED_CSV);
+    watch_table_t *table = watch_table_new ();
+    struct { int width; const char *title; } cases [] = {
+        { 0,  "通化市 2022年重点项目建设  截至 2022-03-01  最后更新 08:00:00" },
+        { 61, "通化市 2022年重点项目建设  截至 2022-03-01  最后更新 08:00:00" },
+        { 60, "通化市 2022年重点项目建设  截至 2022-03-01  08:00:00" },
+        { 50, "通化市 2022年重点项目建设  截至 03-01  08:00:00" },
+        { 40, "通化市 2022年重点项目建设  截至 03-01" },
+        { 30, "通化市 2022年重点项目建设" },
+        { 24, "通化市 2022年" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        watch_table_opts_t opts = { .width = cases [i].width, .now_ms = 1646035200000 };
+        char *frame = watch_table_frame (table, state, &opts);
+        int count;
+        char *copy;
+        char **lines = s_lines (frame, &count, &copy);
+        ck_assert_msg (strcmp (lines [0], cases [i].title) == 0, "width %d: title '%s', wanted '%s'",
+                       cases [i].width, lines [0], cases [i].title);
+        free (lines);
+        free (copy);
+        free (frame);
+    }
+    watch_table_destroy (&table);
+    watch_state_destroy (&state);
+}
+END_TEST
+
+START_TEST (test_no_match)
+{
+    //  What an empty filtered snapshot means, from an unfiltered one.
+    watch_state_t *all = watch_state_new (false, NULL, NULL);
+    char why [512];
+    ck_assert_int_eq (watch_table_no_match (all, "9999", 0, why, sizeof why), -1);
+    fixture_seed (all, WATCH_SEED_CSV);
+    ck_assert_int_eq (watch_table_no_match (all, "9999", 0, why, sizeof why), 0);
+    ck_assert_str_eq (why, "no totals for regions starting with 9999 in 2022, the newest year "
+                           "with totals (regions with totals: 220500 通化市, …); check --prefix");
+    ck_assert_int_eq (watch_table_no_match (all, "2205", 2019, why, sizeof why), 0);
+    ck_assert_str_eq (why, "no totals for 2019 for regions starting with 2205 (the newest year "
+                           "with totals is 2022); check --year or leave it out");
+    ck_assert_int_eq (watch_table_no_match (all, "", 2019, why, sizeof why), 0);
+    ck_assert_str_eq (why, "no totals for 2019 (the newest year with totals is 2022); "
+                           "check --year or leave it out");
+    ck_assert_int_eq (watch_table_no_match (all, "220582", 2022, why, sizeof why), -1);
+
+    //  The table says it in the title, with no headings over nothing;
+    //  with nothing to explain it is still "no totals yet", headings and all.
+    watch_state_t *none = watch_state_new (true, NULL, NULL);
+    watch_table_t *table = watch_table_new ();
+    watch_table_opts_t opts = { .now_ms = 1646035200000, .status = "实时  live",
+                                .empty = "no totals for 2019 (the newest year with totals is 2022)" };
+    char *frame = watch_table_frame (table, none, &opts);
+    ck_assert_str_eq (frame, "tally-watch  无匹配数据  no totals for 2019 "
+                             "(the newest year with totals is 2022)\n实时  live\n");
+    free (frame);
+    opts.empty = NULL;
+    frame = watch_table_frame (table, none, &opts);
+    ck_assert_ptr_nonnull (strstr (frame, "tally-watch  尚无数据 (no totals yet)\n"));
+    ck_assert_ptr_nonnull (strstr (frame, "地区"));
+    free (frame);
+    watch_table_destroy (&table);
+    watch_state_destroy (&none);
+    watch_state_destroy (&all);
+}
+END_TEST
+
 START_TEST (test_plain_line)
 {
     watch_state_t *state = watch_state_new (false, NULL, NULL);
@@ -350,6 +423,8 @@ watch_table_suite (void)
     tcase_add_test (tc, test_ranking_and_movement);
     tcase_add_test (tc, test_terminal_frame_and_highlight);
     tcase_add_test (tc, test_narrow_terminal);
+    tcase_add_test (tc, test_narrow_title);
+    tcase_add_test (tc, test_no_match);
     tcase_add_test (tc, test_plain_line);
     suite_add_tcase (suite, tc);
     return suite;
