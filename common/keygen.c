@@ -5,28 +5,61 @@
 #include <czmq.h>
 #include <sys/stat.h>
 
+//  Is text (length bytes) an entry the collector matches as meant? The
+//  collector (collector/auth.c, s_region_listed) compares a region with each
+//  entry whole, or with the part before a final '*' as a prefix; region codes
+//  are 6 digits (GB/T 2260, deploy/catalog/regions.csv). So a code is 6
+//  digits and a prefix 1 to 5 digits then '*': anything else matches no
+//  region, or all of them ("*"), and is surely a typo.
+static bool
+s_region_entry_valid (const char *text, size_t length)
+{
+    size_t digits = 0;
+    while (digits < length && isdigit ((unsigned char) text [digits]))
+        digits++;
+    if (digits == length)
+        return length == KEYGEN_CODE_DIGITS;
+    return digits >= 1 && digits < KEYGEN_CODE_DIGITS && digits + 1 == length
+        && text [digits] == '*';
+}
+
 int
 keygen_check_regions (const char *regions, char *err, size_t err_size)
 {
+    const char *forms = "a region code (6 digits, e.g. 220582) or a prefix (1 to 5 digits "
+                        "then *, e.g. 2205*)";
     if (!regions || !*regions) {
-        snprintf (err, err_size, "--regions needs at least one region code or prefix (e.g. 220582 or 2205*)");
+        snprintf (err, err_size, "--regions needs at least one entry, each %s", forms);
         return -1;
     }
     const char *p = regions;
-    while (*p) {
-        const char *end = strchr (p, ',');
-        size_t len = end ? (size_t) (end - p) : strlen (p);
-        bool ok = len > 0 && len <= 64;
-        for (size_t i = 0; ok && i < len; i++)
-            ok = isalnum ((unsigned char) p [i]) || (p [i] == '*' && i == len - 1 && len > 1);
-        if (!ok) {
-            snprintf (err, err_size, "region entry '%.*s' is not a code or a prefix ending in '*'",
-                      (int) (len > 64 ? 64 : len), p);
+    while (true) {
+        //  Spaces around an entry are allowed: the collector skips them too.
+        size_t length = strcspn (p, ",");
+        const char *entry = p;
+        size_t size = length;
+        while (size && *entry == ' ') {
+            entry++;
+            size--;
+        }
+        while (size && entry [size - 1] == ' ')
+            size--;
+        if (size == 0) {
+            snprintf (err, err_size, "--regions '%.64s' has an empty entry: give each entry as %s, "
+                      "comma-separated", regions, forms);
             return -1;
         }
-        p += len;
-        if (*p == ',')
-            p++;
+        if (!s_region_entry_valid (entry, size)) {
+            bool short_code = size < KEYGEN_CODE_DIGITS && strspn (entry, "0123456789") == size;
+            snprintf (err, err_size, "region entry '%.*s'%s%.*s%s is not %s",
+                      (int) (size > 64 ? 64 : size), entry,
+                      short_code ? " (did you mean " : "", short_code ? (int) size : 0, entry,
+                      short_code ? "*?)" : "", forms);
+            return -1;
+        }
+        if (p [length] == 0)
+            break;
+        p += length + 1;
     }
     return 0;
 }

@@ -15,8 +15,12 @@
 int keygen_write (const char *dir, const char *name, const char *regions,
                   char *err, size_t err_size);
 
-//  Check a regions list: comma-separated codes ([0-9A-Za-z]) or prefixes
-//  ending in '*'. Returns 0, or -1 with the offending entry named in err.
+#define KEYGEN_CODE_DIGITS 6             //  a region code: 6 digits (GB/T 2260)
+
+//  Check a regions list the way the collector will read it: comma-separated
+//  entries (spaces around them allowed), each a region code of 6 digits
+//  (220582) or a prefix of 1 to 5 digits followed by '*' (2205*). Returns 0,
+//  or -1 with one sentence naming the bad entry and the accepted forms in err.
 int keygen_check_regions (const char *regions, char *err, size_t err_size);
 
 #endif

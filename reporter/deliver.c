@@ -77,9 +77,11 @@ s_item_destroy (s_item_t **item_p)
     }
 }
 
-//  A DEALER to endpoint with our options; NULL with err filled.
+//  A DEALER to endpoint, a CURVE client when public_key is given (with
+//  secret_key and server_key); NULL with err filled.
 static zsock_t *
-s_socket_new (deliver_t *self, const char *endpoint, char *err, size_t err_size)
+s_socket_new (const char *endpoint, const char *public_key, const char *secret_key,
+              const char *server_key, char *err, size_t err_size)
 {
     zsock_t *socket = zsock_new (ZMQ_DEALER);
     if (!socket) {
@@ -92,10 +94,10 @@ s_socket_new (deliver_t *self, const char *endpoint, char *err, size_t err_size)
     zsock_set_heartbeat_ivl (socket, 2000);
     zsock_set_heartbeat_timeout (socket, 6000);
     zsock_set_maxmsgsize (socket, 1024 * 1024);
-    if (self->public_key) {
-        zsock_set_curve_publickey (socket, self->public_key);
-        zsock_set_curve_secretkey (socket, self->secret_key);
-        zsock_set_curve_serverkey (socket, self->server_key);
+    if (public_key) {
+        zsock_set_curve_publickey (socket, public_key);
+        zsock_set_curve_secretkey (socket, secret_key);
+        zsock_set_curve_serverkey (socket, server_key);
     }
     if (zsock_connect (socket, "%s", endpoint) == -1) {
         snprintf (err, err_size, "cannot connect to the collector at \"%s\": %s "
@@ -106,20 +108,37 @@ s_socket_new (deliver_t *self, const char *endpoint, char *err, size_t err_size)
     return socket;
 }
 
+int
+deliver_check (const deliver_options_t *options, char *err, size_t err_size)
+{
+    assert (options);
+    if (options->endpoint_count < 1 || options->endpoint_count > DELIVER_ENDPOINTS_MAX) {
+        snprintf (err, err_size, "give 1 to %d collector endpoints, not %zu",
+                  DELIVER_ENDPOINTS_MAX, options->endpoint_count);
+        return -1;
+    }
+    if (options->public_key && (!options->secret_key || !options->server_key)) {
+        snprintf (err, err_size, "CURVE needs our key pair and the collector's public key");
+        return -1;
+    }
+    //  Connecting sends nothing, and is where ZeroMQ rejects a bad endpoint.
+    for (size_t i = 0; i < options->endpoint_count; i++) {
+        zsock_t *socket = s_socket_new (options->endpoints [i], options->public_key,
+                                        options->secret_key, options->server_key, err, err_size);
+        if (!socket)
+            return -1;
+        zsock_destroy (&socket);
+    }
+    return 0;
+}
+
 deliver_t *
 deliver_new_with (outbox_t *outbox, const deliver_options_t *options, FILE *log,
                   char *err, size_t err_size)
 {
     assert (outbox && options);
-    if (options->endpoint_count < 1 || options->endpoint_count > DELIVER_ENDPOINTS_MAX) {
-        snprintf (err, err_size, "give 1 to %d collector endpoints, not %zu",
-                  DELIVER_ENDPOINTS_MAX, options->endpoint_count);
+    if (deliver_check (options, err, err_size))
         return NULL;
-    }
-    if (options->public_key && (!options->secret_key || !options->server_key)) {
-        snprintf (err, err_size, "CURVE needs our key pair and the collector's public key");
-        return NULL;
-    }
     deliver_t *self = (deliver_t *) zmalloc (sizeof (deliver_t));
     assert (self);
     self->outbox = outbox;
@@ -143,17 +162,11 @@ deliver_new_with (outbox_t *outbox, const deliver_options_t *options, FILE *log,
     self->reply_timeout = DELIVER_REPLY_TIMEOUT;
     self->backoff_base = BACKOFF_BASE_MS;
     self->seed = (uint32_t) zclock_time () ^ (uint32_t) getpid ();
-    //  Every endpoint must be usable now, not at the first fail-over: try
-    //  each (connecting sends nothing), keep the first.
-    for (size_t i = self->endpoint_count; i-- > 0; ) {
-        zsock_t *socket = s_socket_new (self, self->endpoints [i], err, err_size);
-        if (!socket) {
-            deliver_destroy (&self);
-            return NULL;
-        }
-        zsock_destroy (&self->socket);
-        self->socket = socket;
-    }
+    //  Every endpoint was found usable above, not at the first fail-over.
+    self->socket = s_socket_new (self->endpoints [0], self->public_key, self->secret_key,
+                                 self->server_key, err, err_size);
+    if (!self->socket)
+        deliver_destroy (&self);
     return self;
 }
 
@@ -425,7 +438,8 @@ s_fail_over (deliver_t *self, int64_t now)
     zsock_t *socket = NULL;
     for (size_t tried = 0; !socket && tried < self->endpoint_count; tried++) {
         self->current = (self->current + 1) % self->endpoint_count;
-        socket = s_socket_new (self, deliver_endpoint (self), err, sizeof err);
+        socket = s_socket_new (deliver_endpoint (self), self->public_key, self->secret_key,
+                               self->server_key, err, sizeof err);
         if (!socket)
             fprintf (self->log, "tally-reporter: %s\n", err);
     }

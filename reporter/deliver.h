@@ -54,6 +54,13 @@ typedef struct {
 
 typedef struct _deliver_t deliver_t;
 
+//  Check options without an outbox: the number of endpoints, the keys, and
+//  that ZeroMQ takes every endpoint (a host that is down is not an error).
+//  Commands call it before they write to the outbox. Returns 0, or -1 with
+//  one sentence in err.
+int
+    deliver_check (const deliver_options_t *options, char *err, size_t err_size);
+
 //  Connect to the first endpoint (nothing is sent yet). NULL with err
 //  filled when an endpoint or key is not usable. Messages about verdicts,
 //  outages and fail-overs go to log.

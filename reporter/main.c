@@ -92,7 +92,7 @@ static const s_setting_t s_settings [S_COUNT] = {
         "ending in *, comma-separated (220582 or 2205* or 220521,220523)" },
     [S_DIR] = { "dir", "DIR", K_TEXT, ".", C_KEYGEN,
         "where to write NAME.cert and NAME.cert_secret" },
-    [S_CONFIG] = { "config", "FILE", K_TEXT, NULL, C_ALL | C_KEYGEN,
+    [S_CONFIG] = { "config", "FILE", K_LIST, NULL, C_ALL | C_KEYGEN,
         "read settings from FILE (also -c FILE): \"key = value\" lines,\n"
         "keys are these options' names; options given here win" },
     [S_HELP] = { "help", NULL, K_FLAG, NULL, C_ALL | C_KEYGEN, "show this help" },
@@ -103,6 +103,7 @@ typedef struct {
     unsigned bit;
     const char *synopsis;
     const char *about;
+    const char *exits;                  //  its exit statuses, for --help
 } s_command_t;
 
 static const s_command_t s_commands [] = {
@@ -120,15 +121,22 @@ static const s_command_t s_commands [] = {
       "in 万元; 57.4% is 5740 in 0.01%). If any line of the input is wrong, each\n"
       "problem is shown with its line (and column) and nothing is queued.\n"
       "Sending the same input again is recognised (\"already queued at ...\")\n"
-      "and not queued twice, unless --again." },
+      "and not queued twice, unless --again.",
+      "exit status: 0 all acked, 1 some rejected, 2 usage, key or input error\n"
+      "(nothing queued), 3 some still undelivered (they stay queued)." },
     { "flush", C_FLUSH, "flush [options]",
-      "Deliver what is queued and wait for the verdicts (up to --timeout)." },
+      "Deliver what is queued and wait for the verdicts (up to --timeout).",
+      "exit status: 0 all acked, 1 some rejected, 2 usage or key error, or no\n"
+      "outbox at --outbox (nothing sent), 3 some still undelivered (they stay queued)." },
     { "run", C_RUN, "run [--watch DIR] [options]",
       "Deliver the outbox continuously, through collector and network outages\n"
       "of any length, until SIGTERM or SIGINT; with --watch, also queue the\n"
-      "files dropped into DIR." },
+      "files dropped into DIR.",
+      "exit status: 0 stopped by a signal, 2 usage, key or --watch error (found\n"
+      "before the outbox is created or touched)." },
     { "status", C_STATUS, "status [options]",
-      "List what is queued and what the collector rejected (and why)." },
+      "List what is queued and what the collector rejected (and why).",
+      "exit status: 0 listed, 2 usage error or no outbox at --outbox." },
     { "keygen", C_KEYGEN, "keygen NAME --regions LIST [--dir DIR]",
       "Make this county's CURVE key: DIR/NAME.cert (public) and\n"
       "DIR/NAME.cert_secret (mode 0600), with the regions the key may report\n"
@@ -137,6 +145,9 @@ static const s_command_t s_commands [] = {
       "send, flush and run as --key, with --server-key collector.cert.\n"
       "  tally-reporter keygen jian --regions 220582 --dir keys\n"
       "  tally-reporter keygen tonghua --regions '2205*' --dir keys\n"
+      "Each entry of LIST is a region code as the catalog spells it, 6 digits\n"
+      "(GB/T 2260, e.g. 220582), or a prefix of 1 to 5 digits followed by *\n"
+      "(2205* is every region whose code starts with 2205).",
       "exit status: 0 written, 2 nothing written (bad NAME or LIST, the files\n"
       "exist already, or the folder cannot be written)." },
 };
@@ -159,6 +170,12 @@ typedef struct {
 } s_config_t;
 
 #define S_LIST_MAX 1024                 //  values of one list setting
+
+//  How send, flush and run reach the collectors, checked up front.
+typedef struct {
+    curve_keys_t keys;                  //  read from --key and --server-key
+    deliver_options_t options;          //  for deliver_new_with; keys point into keys
+} s_delivery_t;
 
 static volatile sig_atomic_t s_stop = 0;
 
@@ -206,10 +223,14 @@ s_print_usage (FILE *out)
         "exponential back-off and jitter (at most 30 s apart, never sooner than\n"
         "the collector's retry_ms); the connection is re-established by itself.\n"
         "SIGINT/SIGTERM stop cleanly; the outbox survives any crash.\n\n"
+        "Every usage error (a bad option, key file or endpoint, or half a CURVE\n"
+        "pair) is found before the outbox is touched. send and run create the\n"
+        "outbox; flush and status only use one that exists (exit 2 if none).\n\n"
         "exit status of send and flush:\n"
         "  0  every report was acked\n"
         "  1  some report was permanently rejected (see the message or `status`)\n"
-        "  2  usage, input or outbox error (nothing was queued)\n"
+        "  2  usage, key, input or outbox error, or (flush) no outbox at --outbox:\n"
+        "     nothing was queued or sent\n"
         "  3  some reports are still undelivered: they stay queued and go with\n"
         "     the next send, flush or run\n"
         "(1 wins over 3. send and flush deliver everything queued, not only the\n"
@@ -238,9 +259,7 @@ s_print_command_help (const s_command_t *command)
         if (setting->fallback)
             printf ("  %-24s (default %s)\n", "", setting->fallback);
     }
-    if (command->bit & (C_SEND | C_FLUSH))
-        printf ("\nexit status: 0 all acked, 1 some rejected, 2 usage/input error\n"
-                "(nothing queued), 3 some still undelivered (they stay queued).\n");
+    printf ("\n%s\n", command->exits);
 }
 
 //  The setting called name (name_length bytes), or -1.
@@ -333,7 +352,10 @@ s_parse (int argc, char **argv, const s_command_t *command, s_config_t *config)
         else
         if (strncmp (argv [at], "--config=", 9) == 0)
             path = argv [at] + 9;
-        if (path && conf_load (path, s_from_file, config, err, sizeof err)) {
+        if (!path)
+            continue;
+        if (conf_load (path, s_from_file, config, err, sizeof err)
+        ||  s_assign (config, S_CONFIG, path, false, err, sizeof err)) {
             fprintf (stderr, "tally-reporter %s: %s\n", command->name, err);
             return -1;
         }
@@ -383,7 +405,7 @@ s_parse (int argc, char **argv, const s_command_t *command, s_config_t *config)
             return -1;
         }
         if (found == S_CONFIG)
-            continue;                   //  read above
+            continue;                   //  read and recorded above
         if (s_assign (config, found, value, false, err, sizeof err)) {
             fprintf (stderr, "tally-reporter %s: %s\n", command->name, err);
             return -1;
@@ -428,13 +450,17 @@ s_read_keys (s_config_t *config, curve_keys_t *keys, curve_keys_t **keys_p)
     return 0;
 }
 
-//  Connect to the collectors, with CURVE when asked. NULL after telling the user.
-static deliver_t *
-s_deliver_new (outbox_t *outbox, s_config_t *config)
+//  Read the keys and check the collectors' endpoints, before the outbox is
+//  touched: a usage error must leave nothing queued. Fills *delivery (its
+//  options point into it, so it must stay where it is). Returns 0, or -1
+//  after telling the user.
+static int
+s_delivery_prepare (s_config_t *config, s_delivery_t *delivery)
 {
-    curve_keys_t keys, *curve;
-    if (s_read_keys (config, &keys, &curve))
-        return NULL;
+    memset (delivery, 0, sizeof *delivery);
+    curve_keys_t *curve;
+    if (s_read_keys (config, &delivery->keys, &curve))
+        return -1;
     deliver_options_t options = {
         .endpoints = config->list [S_COLLECTOR].items,
         .endpoint_count = config->list [S_COLLECTOR].count,
@@ -443,8 +469,21 @@ s_deliver_new (outbox_t *outbox, s_config_t *config)
         .secret_key = curve ? curve->secret_key : NULL,
         .server_key = curve ? curve->server_key : NULL
     };
+    delivery->options = options;
     char err [700];
-    deliver_t *deliver = deliver_new_with (outbox, &options, stderr, err, sizeof err);
+    if (deliver_check (&delivery->options, err, sizeof err)) {
+        fprintf (stderr, "tally-reporter %s: %s\n", config->command->name, err);
+        return -1;
+    }
+    return 0;
+}
+
+//  Connect to the collectors as prepared. NULL after telling the user.
+static deliver_t *
+s_deliver_new (outbox_t *outbox, s_delivery_t *delivery)
+{
+    char err [700];
+    deliver_t *deliver = deliver_new_with (outbox, &delivery->options, stderr, err, sizeof err);
     if (!deliver)
         fprintf (stderr, "tally-reporter: %s\n", err);
     return deliver;
@@ -463,17 +502,21 @@ s_collectors_text (s_config_t *config)
     return text;
 }
 
+//  Open the outbox; only send and run create it (create true), so that
+//  status or flush on a mistyped --outbox makes nothing. NULL after telling
+//  the user.
 static outbox_t *
-s_open_outbox (s_config_t *config)
+s_open_outbox (s_config_t *config, bool create)
 {
     char *fallback = NULL;
     const char *dir = config->value [S_OUTBOX];
     if (!dir)
         dir = fallback = outbox_default_dir ();
     char err [600];
-    outbox_t *outbox = outbox_new (dir, err, sizeof err);
+    outbox_t *outbox = create ? outbox_new (dir, err, sizeof err)
+                              : outbox_open (dir, err, sizeof err);
     if (!outbox)
-        fprintf (stderr, "tally-reporter: %s\n", err);
+        fprintf (stderr, "tally-reporter %s: %s\n", config->command->name, err);
     zstr_free (&fallback);
     return outbox;
 }
@@ -490,9 +533,9 @@ s_format_time (int64_t ms, char *buffer, size_t size)
 //  Deliver what is queued until done or the timeout; say how it went and
 //  return the exit status.
 static int
-s_deliver (outbox_t *outbox, s_config_t *config)
+s_deliver (outbox_t *outbox, s_config_t *config, s_delivery_t *delivery)
 {
-    deliver_t *deliver = s_deliver_new (outbox, config);
+    deliver_t *deliver = s_deliver_new (outbox, delivery);
     if (!deliver)
         return EXIT_USAGE;
     size_t queued = deliver_reload (deliver);
@@ -553,6 +596,9 @@ s_send (s_config_t *config)
                  "--region CODE --as-of YYYY-MM-DD --set KEY=VALUE (see --help)\n");
         return EXIT_USAGE;
     }
+    s_delivery_t delivery;
+    if (s_delivery_prepare (config, &delivery))
+        return EXIT_USAGE;
     input_options_t options = s_input_options (config);
     const char *name = config->file ? (strcmp (config->file, "-") == 0 ? "<stdin>" : config->file)
                                     : "command line";
@@ -568,7 +614,7 @@ s_send (s_config_t *config)
         input_destroy (&input);
         return EXIT_USAGE;
     }
-    outbox_t *outbox = s_open_outbox (config);
+    outbox_t *outbox = s_open_outbox (config, true);
     if (!outbox) {
         input_destroy (&input);
         return EXIT_USAGE;
@@ -599,7 +645,7 @@ s_send (s_config_t *config)
                     receipt.count == 1 ? "" : "s", receipt.first_seq,
                     receipt.first_seq + (int64_t) receipt.count - 1);
         fflush (stdout);
-        status = s_deliver (outbox, config);
+        status = s_deliver (outbox, config, &delivery);
     }
     outbox_destroy (&outbox);
     input_destroy (&input);
@@ -609,10 +655,13 @@ s_send (s_config_t *config)
 static int
 s_flush (s_config_t *config)
 {
-    outbox_t *outbox = s_open_outbox (config);
+    s_delivery_t delivery;
+    if (s_delivery_prepare (config, &delivery))
+        return EXIT_USAGE;
+    outbox_t *outbox = s_open_outbox (config, false);
     if (!outbox)
         return EXIT_USAGE;
-    int status = s_deliver (outbox, config);
+    int status = s_deliver (outbox, config, &delivery);
     outbox_destroy (&outbox);
     return status;
 }
@@ -620,7 +669,7 @@ s_flush (s_config_t *config)
 static int
 s_status (s_config_t *config)
 {
-    outbox_t *outbox = s_open_outbox (config);
+    outbox_t *outbox = s_open_outbox (config, false);
     if (!outbox)
         return EXIT_USAGE;
     outbox_print_status (outbox, stdout);
@@ -656,16 +705,20 @@ s_log_settings (s_config_t *config, unsigned command, FILE *out)
 static int
 s_run (s_config_t *config)
 {
+    //  Every usage error before the outbox is created or touched.
+    s_delivery_t delivery;
+    if (s_delivery_prepare (config, &delivery))
+        return EXIT_USAGE;
     const char *watch = config->value [S_WATCH];
     char err [600];
     if (watch && dropbox_prepare (watch, err, sizeof err) == -1) {
         fprintf (stderr, "tally-reporter run: %s\n", err);
         return EXIT_USAGE;
     }
-    outbox_t *outbox = s_open_outbox (config);
+    outbox_t *outbox = s_open_outbox (config, true);
     if (!outbox)
         return EXIT_USAGE;
-    deliver_t *deliver = s_deliver_new (outbox, config);
+    deliver_t *deliver = s_deliver_new (outbox, &delivery);
     if (!deliver) {
         outbox_destroy (&outbox);
         return EXIT_USAGE;

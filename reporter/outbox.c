@@ -369,13 +369,25 @@ outbox_default_dir (void)
     return zsys_sprintf ("%s/.local/state/tally/outbox", home && *home ? home : ".");
 }
 
-outbox_t *
-outbox_new (const char *dir, char *err, size_t err_size)
+//  Open the outbox in dir; create it only when create is true, so that a
+//  mistyped --outbox of a command that reads the outbox makes nothing.
+static outbox_t *
+s_open (const char *dir, bool create, char *err, size_t err_size)
 {
     assert (dir);
     if (strlen (dir) > S_PATH_MAX - 100) {
         s_err (err, err_size, "the outbox path %s is too long", dir);
         return NULL;
+    }
+    if (!create) {
+        //  An outbox is a folder holding its source id, made on creation.
+        char path [S_PATH_MAX];
+        snprintf (path, sizeof path, "%s/source", dir);
+        struct stat info;
+        if (stat (path, &info) == -1) {
+            s_err (err, err_size, "no outbox at %s (send or run creates one; check --outbox)", dir);
+            return NULL;
+        }
     }
     if (s_mkdir_parents (dir) == -1) {
         s_err (err, err_size, "cannot create the outbox folder %s: %s", dir, strerror (errno));
@@ -431,6 +443,18 @@ outbox_new (const char *dir, char *err, size_t err_size)
     s_recover (self);
     s_unlock (self);
     return self;
+}
+
+outbox_t *
+outbox_new (const char *dir, char *err, size_t err_size)
+{
+    return s_open (dir, true, err, err_size);
+}
+
+outbox_t *
+outbox_open (const char *dir, char *err, size_t err_size)
+{
+    return s_open (dir, false, err, err_size);
 }
 
 void

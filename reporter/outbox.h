@@ -56,6 +56,12 @@ typedef struct {
 outbox_t *
     outbox_new (const char *dir, char *err, size_t err_size);
 
+//  Open the outbox in dir only if it exists (holds a source id), creating
+//  nothing: for commands that read or deliver an outbox but queue nothing.
+//  NULL with "no outbox at DIR (...)" or another reason in err.
+outbox_t *
+    outbox_open (const char *dir, char *err, size_t err_size);
+
 //  Close the outbox; nulls the pointer.
 void
     outbox_destroy (outbox_t **self_p);

@@ -7,7 +7,9 @@
     killed with SIGKILL mid-send and rerun; a permanent nack; bad files
     refused with their line; the `run --watch` agent; keygen and CURVE (own
     county's key acked, another county's forbidden, no keys: a hint); config
-    files; two collectors on one database, the first SIGKILLed mid-send.
+    files; two collectors on one database, the first SIGKILLed mid-send;
+    usage errors (keys, endpoints, a mistyped --outbox, a bad regions list)
+    refused before anything is written.
     Each reporter has its own outbox, hence its own `source`, which scopes
     the SQL checks.
     Synchronisation is by polling with a deadline, never a bare sleep.
@@ -315,15 +317,12 @@ START_TEST (test_bad_inputs)
         ck_assert_ptr_nonnull (strstr (output, "nothing was queued"));
         free (output);
     }
-    //  Nothing queued, nothing sent.
+    //  Nothing queued, nothing sent: the outbox was not even made.
     char *output;
-    ck_assert_int_eq (s_reporter (&output, 10000, "status", "--outbox", outbox, NULL), 0);
-    ck_assert_ptr_nonnull (strstr (output, "queued: 0 reports"));
-    ck_assert_ptr_nonnull (strstr (output, "next seq 1\n"));
+    ck_assert_int_eq (s_reporter (&output, 10000, "status", "--outbox", outbox, NULL), 2);
+    ck_assert_ptr_nonnull (strstr (output, "no outbox at"));
     free (output);
-    char *source = s_source_of (outbox);
-    ck_assert_int_eq (s_sql_int ("SELECT count(*) FROM report WHERE source = '%s'", source), 0);
-    free (source);
+    ck_assert_int_eq (s_count_entries (outbox), 0);
     //  A usage error is exit 2 too.
     ck_assert_int_eq (s_reporter (NULL, 10000, "send", "--bogus", NULL), 2);
     ck_assert_int_eq (s_reporter (NULL, 10000, "send", "--outbox", outbox, NULL), 2);
@@ -832,6 +831,177 @@ START_TEST (test_config_file)
 }
 END_TEST
 
+//  Whether path exists (a file or folder).
+static bool
+s_exists (const char *path)
+{
+    struct stat info;
+    return stat (path, &info) == 0;
+}
+
+//  Every usage error of send and run is found before the outbox is touched:
+//  exit 2, one line, nothing queued, no outbox made.
+START_TEST (test_usage_errors_queue_nothing)
+{
+    char *keys = tt_tempdir ("usage-keys");
+    char err [256], server_key [600], jian [600];
+    ck_assert_int_eq (keygen_write (keys, "collector", NULL, err, sizeof err), 0);
+    ck_assert_int_eq (keygen_write (keys, "jian", "220582", err, sizeof err), 0);
+    snprintf (server_key, sizeof server_key, "%s/collector.cert", keys);
+    snprintf (jian, sizeof jian, "%s/jian.cert_secret", keys);
+    char *dir = tt_tempdir ("usage");
+    char fresh [600], existing [600];
+    snprintf (fresh, sizeof fresh, "%s/fresh-outbox", dir);
+    snprintf (existing, sizeof existing, "%s/outbox", dir);
+    //  One report queued in an outbox that exists already (nobody listens).
+    char *out;
+    int rc = s_reporter (&out, 10000, "send", "--region", "220582", "--as-of", "2022-03-16",
+                         "--set", "projects_started=30", "--outbox", existing,
+                         "--collector", "tcp://127.0.0.1:1", "--timeout", "0", NULL);
+    ck_assert_msg (rc == 3, "send exited %d: %s", rc, out);
+    free (out);
+
+    //  Each a usage error, as the line naming what is wrong says.
+    const char *cases [][5] = {
+        { "--key", "nope.cert_secret", "--server-key", server_key, "--key nope.cert_secret" },
+        { "--key", jian, "--server-key", "/nonexistent/collector.cert", "/nonexistent/collector.cert" },
+        { "--key", jian, NULL, NULL, "CURVE needs both" },
+        { "--server-key", server_key, NULL, NULL, "CURVE needs both" },
+        { "--collector", "tcp://nohost", NULL, NULL, "\"tcp://nohost\"" },
+        { "--collector", "nonsense", NULL, NULL, "\"nonsense\"" }
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        const char **c = cases [i];
+        for (int o = 0; o < 2; o++) {
+            const char *outbox = o ? existing : fresh;
+            rc = s_reporter (&out, 10000, "send", "--region", "220582", "--as-of", "2022-03-17",
+                             "--set", "projects_started=31", "--outbox", outbox, "--timeout", "0",
+                             c [0], c [1], c [2], c [3], NULL);
+            ck_assert_msg (rc == 2, "send with %s %s exited %d: %s", c [0], c [1], rc, out);
+            ck_assert_msg (strstr (out, c [4]), "no \"%s\" in: %s", c [4], out);
+            ck_assert_msg (!strstr (out, "queued"), "queued with %s %s: %s", c [0], c [1], out);
+            ck_assert_ptr_eq (strchr (out, '\n'), out + strlen (out) - 1);
+            free (out);
+            ck_assert_msg (!s_exists (fresh), "send with %s %s made an outbox", c [0], c [1]);
+            //  run (the daemon) refuses to start, before the outbox too.
+            rc = s_reporter (&out, 10000, "run", "--outbox", outbox, c [0], c [1], c [2], c [3], NULL);
+            ck_assert_msg (rc == 2, "run with %s %s exited %d: %s", c [0], c [1], rc, out);
+            ck_assert_msg (strstr (out, c [4]), "no \"%s\" in: %s", c [4], out);
+            free (out);
+            ck_assert_msg (!s_exists (fresh), "run with %s %s made an outbox", c [0], c [1]);
+        }
+    }
+    rc = s_reporter (&out, 10000, "status", "--outbox", existing, NULL);
+    ck_assert_msg (rc == 0, "status exited %d: %s", rc, out);
+    ck_assert_msg (strstr (out, "next seq 2") && strstr (out, "queued: 1 report"), "%s", out);
+    free (out);
+    free (dir);
+    free (keys);
+}
+END_TEST
+
+//  status and flush only read or deliver an outbox that exists: a mistyped
+//  --outbox is named, exit 2, and nothing is created.
+START_TEST (test_no_outbox)
+{
+    char *dir = tt_tempdir ("no-outbox");
+    char typo [600], want [800];
+    snprintf (typo, sizeof typo, "%s/typo-outbox", dir);
+    snprintf (want, sizeof want, "no outbox at %s (send or run creates one; check --outbox)", typo);
+    const char *commands [] = { "status", "flush" };
+    for (int i = 0; i < 2; i++) {
+        char *out;
+        //  (status takes no --collector: the list ends there for it.)
+        const char *collector = i ? "--collector" : NULL;
+        int rc = s_reporter (&out, 10000, commands [i], "--outbox", typo,
+                             collector, s_collector->report_ep, NULL);
+        ck_assert_msg (rc == 2, "%s exited %d: %s", commands [i], rc, out);
+        ck_assert_msg (strstr (out, want), "no \"%s\" in: %s", want, out);
+        ck_assert_ptr_eq (strchr (out, '\n'), out + strlen (out) - 1);
+        free (out);
+        ck_assert_msg (!s_exists (typo), "%s created %s", commands [i], typo);
+        //  A folder that is there but holds no outbox: the same, left alone.
+        rc = s_reporter (&out, 10000, commands [i], "--outbox", dir,
+                         collector, s_collector->report_ep, NULL);
+        ck_assert_msg (rc == 2, "%s exited %d: %s", commands [i], rc, out);
+        ck_assert_ptr_nonnull (strstr (out, "no outbox at"));
+        free (out);
+        ck_assert_int_eq (s_count_entries (dir), 0);
+    }
+    //  send creates it; then both work.
+    char *out;
+    int rc = s_reporter (&out, 30000, "send", "--region", "220582", "--as-of", "2022-03-18",
+                         "--set", "projects_started=32", "--outbox", typo,
+                         "--collector", s_collector->report_ep, NULL);
+    ck_assert_msg (rc == 0, "send exited %d: %s", rc, out);
+    free (out);
+    ck_assert_int_eq (s_reporter (NULL, 10000, "status", "--outbox", typo, NULL), 0);
+    rc = s_reporter (&out, 30000, "flush", "--outbox", typo, "--collector", s_collector->report_ep, NULL);
+    ck_assert_msg (rc == 0, "flush exited %d: %s", rc, out);
+    ck_assert_ptr_nonnull (strstr (out, "nothing queued"));
+    free (out);
+    free (dir);
+}
+END_TEST
+
+//  keygen takes only entries the collector matches as meant: 6-digit codes
+//  and prefixes of 1-5 digits then *. Anything else: one line naming the
+//  entry and the forms, exit 2, no files.
+START_TEST (test_keygen_bad_regions)
+{
+    char *dir = tt_tempdir ("keygen-regions");
+    char keys [600], cert [700];
+    snprintf (keys, sizeof keys, "%s/keys", dir);
+    snprintf (cert, sizeof cert, "%s/bad.cert", keys);
+    const char *bad [] = { "abc", "99999999999999", "2205", "220582,22058", "*", "220582*", "220582," };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        char *out;
+        int rc = s_reporter (&out, 10000, "keygen", "bad", "--regions", bad [i], "--dir", keys, NULL);
+        ck_assert_msg (rc == 2, "keygen --regions '%s' exited %d: %s", bad [i], rc, out);
+        ck_assert_msg (strstr (out, "6 digits") && strstr (out, "2205*") && strstr (out, "nothing was written"),
+                       "no accepted forms in: %s", out);
+        ck_assert_ptr_eq (strchr (out, '\n'), out + strlen (out) - 1);
+        free (out);
+        ck_assert_msg (!s_exists (cert), "keygen --regions '%s' wrote %s", bad [i], cert);
+    }
+    char *out;
+    ck_assert_int_eq (s_reporter (&out, 10000, "keygen", "bad", "--regions", "2205", "--dir", keys, NULL), 2);
+    ck_assert_ptr_nonnull (strstr (out, "'2205' (did you mean 2205*?)"));
+    free (out);
+    int rc = s_reporter (&out, 10000, "keygen", "good", "--regions", "220521, 220523,22*", "--dir", keys, NULL);
+    ck_assert_msg (rc == 0, "keygen exited %d: %s", rc, out);
+    free (out);
+    free (dir);
+}
+END_TEST
+
+//  `run -c FILE` names the file it read in its settings line.
+START_TEST (test_run_logs_config)
+{
+    char *dir = tt_tempdir ("run-config");
+    char *text = zsys_sprintf ("outbox = %s/outbox\ncollector = %s\n", dir, s_collector->report_ep);
+    char *conf = tt_write_file (dir, "reporter.conf", text);
+    ck_assert_ptr_nonnull (conf);
+    free (text);
+    char log [600];
+    snprintf (log, sizeof log, "%s/run.log", dir);
+    const char *argv [] = { tt_reporter_bin, "run", "-c", conf, NULL };
+    pid_t pid = tt_spawn (argv, log);
+    char *started = tt_wait_for_text (log, "settings:", 10000);
+    ck_assert_msg (started, "no settings line");
+    free (started);
+    kill (pid, SIGTERM);
+    ck_assert_int_eq (tt_wait (pid, 10000), 0);
+    char *out = tt_slurp (log);
+    char want [700];
+    snprintf (want, sizeof want, " config=%s\n", conf);
+    ck_assert_msg (strstr (out, want), "no \"%s\" in: %s", want, out);
+    free (out);
+    free (conf);
+    free (dir);
+}
+END_TEST
+
 START_TEST (test_two_collectors)
 {
     //  Two collectors on one database; the reporter knows both. The first is
@@ -903,6 +1073,10 @@ main (void)
     tcase_add_test (tcase, test_curve_keys);
     tcase_add_test (tcase, test_config_file);
     tcase_add_test (tcase, test_two_collectors);
+    tcase_add_test (tcase, test_usage_errors_queue_nothing);
+    tcase_add_test (tcase, test_no_outbox);
+    tcase_add_test (tcase, test_keygen_bad_regions);
+    tcase_add_test (tcase, test_run_logs_config);
     suite_add_tcase (suite, tcase);
     SRunner *runner = srunner_create (suite);
     //  No fork: the PostgreSQL and collector of the fixture live in this process.

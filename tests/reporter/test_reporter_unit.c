@@ -4,7 +4,8 @@
     the errors a county officer sees), outbox (durable, all-or-nothing
     queueing, checked by crashing a child process at every step), deliver
     (against an in-process fake collector: acks, permanent nacks, silence,
-    `unavailable`, a collector that is down and comes back) and backoff.
+    `unavailable`, a collector that is down and comes back), backoff, and
+    the regions list keygen puts in a county's key.
 */
 #include <check.h>
 #include <czmq.h>
@@ -18,6 +19,7 @@
 #include "backoff.h"
 #include "deliver.h"
 #include "input.h"
+#include "keygen.h"
 #include "outbox.h"
 
 //  -------------------------------------------------------------------------
@@ -506,6 +508,44 @@ START_TEST (test_outbox_queue)
 }
 END_TEST
 
+//  status and flush open an outbox with outbox_open: a mistyped folder is
+//  refused and nothing is created; only outbox_new (send, run) makes one.
+START_TEST (test_outbox_open_existing)
+{
+    char *dir = s_tempdir ();
+    char *typo = zsys_sprintf ("%s/typo/outbox", dir);
+    char err [512];
+    ck_assert_ptr_null (outbox_open (typo, err, sizeof err));
+    char *want = zsys_sprintf ("no outbox at %s (send or run creates one; check --outbox)", typo);
+    ck_assert_str_eq (err, want);
+    struct stat info;
+    ck_assert_int_ne (stat (typo, &info), 0);
+    char *parent = zsys_sprintf ("%s/typo", dir);
+    ck_assert_int_ne (stat (parent, &info), 0);
+    //  A folder that exists but is no outbox is refused too, and left as is.
+    ck_assert_ptr_null (outbox_open (dir, err, sizeof err));
+    ck_assert_ptr_nonnull (strstr (err, "no outbox at"));
+    char *queue = zsys_sprintf ("%s/queue", dir);
+    ck_assert_int_ne (stat (queue, &info), 0);
+
+    outbox_t *made = outbox_new (typo, err, sizeof err);
+    ck_assert_ptr_nonnull (made);
+    char source [PROTO_MAX_SOURCE + 1];
+    snprintf (source, sizeof source, "%s", outbox_source (made));
+    outbox_destroy (&made);
+    outbox_t *opened = outbox_open (typo, err, sizeof err);
+    ck_assert_ptr_nonnull (opened);
+    ck_assert_str_eq (outbox_source (opened), source);
+    outbox_destroy (&opened);
+    s_remove (dir);
+    zstr_free (&queue);
+    zstr_free (&parent);
+    zstr_free (&want);
+    zstr_free (&typo);
+    free (dir);
+}
+END_TEST
+
 START_TEST (test_outbox_crash)
 {
     //  Kill the writer (as kill -9 would) at every step of queueing: the batch
@@ -845,6 +885,69 @@ START_TEST (test_deliver_collector_down)
 }
 END_TEST
 
+//  deliver_check finds what would stop delivery before any outbox exists,
+//  so that a command can refuse before it queues anything.
+START_TEST (test_deliver_check)
+{
+    char err [700];
+    const char *good [] = { "tcp://127.0.0.1:7701", "tcp://collector-b:7701" };
+    deliver_options_t options = { .endpoints = good, .endpoint_count = 2 };
+    ck_assert_int_eq (deliver_check (&options, err, sizeof err), 0);
+
+    const char *bad [] = { "tcp://127.0.0.1:7701", "tcp://nohost" };
+    options.endpoints = bad;
+    ck_assert_int_eq (deliver_check (&options, err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "\"tcp://nohost\""));
+    ck_assert_ptr_nonnull (strstr (err, "tcp://host:7701"));
+
+    options.endpoint_count = 0;
+    ck_assert_int_eq (deliver_check (&options, err, sizeof err), -1);
+
+    options.endpoints = good;
+    options.endpoint_count = 1;
+    options.public_key = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+    ck_assert_int_eq (deliver_check (&options, err, sizeof err), -1);
+    ck_assert_ptr_nonnull (strstr (err, "CURVE"));
+}
+END_TEST
+
+//  -------------------------------------------------------------------------
+//  keygen's regions list: only entries the collector will match as meant.
+
+START_TEST (test_keygen_regions)
+{
+    char err [512];
+    const char *good [] = { "220582", "2205*", "22*", "2*", "220521,220523", "2205*,220000",
+                            "220521, 220523" };
+    for (size_t i = 0; i < sizeof good / sizeof good [0]; i++)
+        ck_assert_msg (keygen_check_regions (good [i], err, sizeof err) == 0,
+                       "'%s' refused: %s", good [i], err);
+    //  Each bad list, and the entry its message must name.
+    const char *bad [][2] = {
+        { "abc", "'abc'" }, { "99999999999999", "'99999999999999'" },
+        { "2205", "'2205' (did you mean 2205*?)" }, { "220582,2205", "'2205'" },
+        { "22*05", "'22*05'" }, { "*", "'*'" }, { "220582*", "'220582*'" },
+        { "22058a", "'22058a'" }, { "220582,", "empty entry" }, { "", "at least one" }
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        ck_assert_msg (keygen_check_regions (bad [i][0], err, sizeof err) == -1,
+                       "'%s' accepted", bad [i][0]);
+        ck_assert_msg (strstr (err, bad [i][1]), "no \"%s\" in: %s", bad [i][1], err);
+        ck_assert_msg (strstr (err, "6 digits") && strstr (err, "2205*"),
+                       "no accepted forms in: %s", err);
+        ck_assert_ptr_null (strchr (err, '\n'));
+    }
+    //  keygen_write checks too, and writes nothing for a bad list.
+    char *dir = s_tempdir ();
+    ck_assert_int_eq (keygen_write (dir, "bad", "abc", err, sizeof err), -1);
+    char *cert = zsys_sprintf ("%s/bad.cert", dir);
+    ck_assert_int_ne (access (cert, F_OK), 0);
+    s_remove (dir);
+    zstr_free (&cert);
+    free (dir);
+}
+END_TEST
+
 static Suite *
 s_suite (void)
 {
@@ -863,6 +966,7 @@ s_suite (void)
     TCase *outbox = tcase_create ("outbox");
     tcase_set_timeout (outbox, 60);
     tcase_add_test (outbox, test_outbox_queue);
+    tcase_add_test (outbox, test_outbox_open_existing);
     tcase_add_test (outbox, test_outbox_crash);
     suite_add_tcase (suite, outbox);
     TCase *backoff = tcase_create ("backoff");
@@ -874,7 +978,11 @@ s_suite (void)
     tcase_add_test (deliver, test_deliver_permanent_nack);
     tcase_add_test (deliver, test_deliver_silence_and_unavailable);
     tcase_add_test (deliver, test_deliver_collector_down);
+    tcase_add_test (deliver, test_deliver_check);
     suite_add_tcase (suite, deliver);
+    TCase *keygen = tcase_create ("keygen");
+    tcase_add_test (keygen, test_keygen_regions);
+    suite_add_tcase (suite, keygen);
     return suite;
 }
 
