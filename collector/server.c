@@ -615,9 +615,11 @@ s_split (zmsg_t *msg, zframe_t **routing, bool *delimiter)
     *delimiter = false;
     size_t frames = zmsg_size (msg);
     zframe_t *first = zmsg_first (msg);
-    if (frames == 2 && zframe_size (first) == 0) {
+    if (frames >= 2 && zframe_size (first) == 0) {
+        //  A REQ peer: its reply carries the delimiter back, even when the
+        //  message has the wrong shape, or REQ would drop it.
         *delimiter = true;
-        return zmsg_next (msg);
+        return frames == 2 ? zmsg_next (msg) : NULL;
     }
     return frames == 1 ? first : NULL;
 }

@@ -15,8 +15,12 @@
 #include <stdio.h>
 #include <string.h>
 
-//  The schema's deepest container: the top-level map holding `values`/`own`.
-#define S_MAX_DEPTH     2
+//  The deepest nesting accepted. The schema itself needs 2 (the top-level
+//  map holding `values`/`own`), but unknown keys are ignored whatever they
+//  hold (PROTOCOL.md: forward compatibility), so a newer peer's nested
+//  structure must pass; 16 levels bound this scan's recursion and stay
+//  well within msgpack-c's own limit (32).
+#define S_MAX_DEPTH     16
 
 //  Well-formed UTF-8 as RFC 3629 defines it: shortest form only, no UTF-16
 //  surrogates (U+D800..U+DFFF), nothing above U+10FFFF. The second byte's

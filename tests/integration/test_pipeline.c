@@ -476,6 +476,16 @@ START_TEST (test_req_peer_and_query)
     ck_assert_int_eq (s_exchange (req, report, status), PROTO_OK);
     ck_assert_str_eq (status, "stored");
     proto_msg_destroy (&report);
+    //  A REQ peer's message of two frames is malformed, and the nack still
+    //  carries the delimiter back (REQ drops a reply without it).
+    zmsg_t *two = zmsg_new ();
+    zmsg_addstr (two, "a");
+    zmsg_addstr (two, "b");
+    zmsg_send (&two, req);
+    proto_msg_t *reply = s_recv (req);
+    ck_assert_int_eq (reply->type, PROTO_NACK);
+    ck_assert_int_eq (reply->code, PROTO_MALFORMED);
+    proto_msg_destroy (&reply);
     zsock_destroy (&req);
 
     zsock_t *query = zsock_new_req (s_collector->query_ep);

@@ -786,17 +786,41 @@ END_TEST
 
 START_TEST (test_malformed_too_deep)
 {
-    //  {v:1, values: {a: {b: 1}}}: a map in the values map is depth 3.
-    const uint8_t deep [] = {
-        0x82, 0xa1, 'v', 0x01, 0xa6, 'v', 'a', 'l', 'u', 'e', 's',
-        0x81, 0xa1, 'a', 0x81, 0xa1, 'b', 0x01
-    };
-    proto_error_t err = s_reject (deep, sizeof (deep));
+    //  {x: [[[...[1]...]]]} with 16 arrays in the map: 17 levels.
+    uint8_t deep [64];
+    size_t size = 0;
+    deep [size++] = 0x81;
+    deep [size++] = 0xa1;
+    deep [size++] = 'x';
+    for (int i = 0; i < 16; i++)
+        deep [size++] = 0x91;
+    deep [size++] = 0x01;
+    proto_error_t err = s_reject (deep, size);
     ck_assert_int_eq (err.code, PROTO_MALFORMED);
-    ck_assert_str_eq (err.text, "message nests containers deeper than 2 levels");
-    //  Arrays count as levels too: {x: [[1]]}.
-    const uint8_t arrays [] = { 0x81, 0xa1, 'x', 0x91, 0x91, 0x01 };
-    ASSERT_REJECTED (arrays, PROTO_MALFORMED);
+    ck_assert_str_eq (err.text, "message nests containers deeper than 16 levels");
+    //  Maps count as levels too.
+    size = 0;
+    for (int i = 0; i < 17; i++) {
+        deep [size++] = 0x81;
+        deep [size++] = 0xa1;
+        deep [size++] = 'k';
+    }
+    deep [size++] = 0x01;
+    err = s_reject (deep, size);
+    ck_assert_int_eq (err.code, PROTO_MALFORMED);
+    //  Within the limit, a map where `values` wants an integer is a wrong
+    //  type that names its key: {v:1, type:"report", ..., values: {a: {b: 1}}}.
+    s_body_t body;
+    s_body_report (&body, "values", S_OMIT);
+    body.data [4]++;                            //  map 32's count: one more entry, values
+    s_body_str (&body, "values");
+    s_body_map (&body, 1);
+    s_body_str (&body, "a");
+    s_body_map (&body, 1);
+    s_body_str (&body, "b");
+    s_body_int (&body, 1);
+    err = s_reject (body.data, body.size);
+    ck_assert_int_eq (err.code, PROTO_INVALID);
 }
 END_TEST
 
@@ -946,6 +970,8 @@ START_TEST (test_invalid_dates)
     ASSERT_REPORT_INVALID ("as_of", S_STR ("2022-02-30"), "as_of '2022-02-30' is not a real calendar date");
     ASSERT_REPORT_INVALID ("as_of", S_STR ("2023-02-29"), "as_of '2023-02-29' is not a real calendar date");
     ASSERT_REPORT_INVALID ("as_of", S_STR ("2022-13-01"), "as_of '2022-13-01' is not a real calendar date");
+    ASSERT_REPORT_INVALID ("as_of", S_STR ("0999-12-31"),
+                           "as_of '0999-12-31' is before the year 1000 (dates run from 1000-01-01 to 9999-12-31)");
     ASSERT_REPORT_INVALID ("as_of", S_STR ("2022-2-28"),
         "report key 'as_of' must be a date \"YYYY-MM-DD\", got '2022-2-28'");
     ASSERT_REPORT_INVALID ("as_of", S_INT (20220228),
@@ -1068,6 +1094,25 @@ START_TEST (test_unknown_keys_ignored)
     ck_assert_ptr_nonnull (ping);
     ck_assert_int_eq (ping->type, PROTO_PING);
     proto_msg_destroy (&ping);
+    //  Whatever an unknown key holds, nested maps and arrays too (16 levels
+    //  in all): a report with {extra: {a: {b: [[1]]}}} is decoded.
+    s_body_t body;
+    s_body_report (&body, NULL, S_OMIT);
+    body.data [4]++;                            //  map 32's count: one more entry, extra
+    s_body_str (&body, "extra");
+    s_body_map (&body, 1);
+    s_body_str (&body, "a");
+    s_body_map (&body, 1);
+    s_body_str (&body, "b");
+    s_body_byte (&body, 0x91);
+    s_body_byte (&body, 0x91);
+    s_body_int (&body, 1);
+    proto_error_t err;
+    proto_msg_t *report = proto_msg_decode (body.data, body.size, 0, &err);
+    ck_assert_msg (report, "decode failed: %s", err.text);
+    ck_assert_int_eq (report->type, PROTO_REPORT);
+    ck_assert_int_eq (report->seq, 7);
+    proto_msg_destroy (&report);
 }
 END_TEST
 
