@@ -335,6 +335,29 @@ s_on_wake (void *arg, watch_feed_t *feed)
     return watch_view_failed (view) ? -1 : 0;
 }
 
+//  Every endpoint of list must be one ZeroMQ can connect to (a typo such as
+//  'htp://' or a port that is not a number); tells the user of the first
+//  that is not and returns -1.
+static int
+s_check_endpoints (const char *option, const s_list_t *list, int type)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        zsock_t *probe = zsock_new (type);
+        assert (probe);
+        zsock_set_linger (probe, 0);
+        int rc = zsock_connect (probe, "%s", list->items [i]);
+        int error = zmq_errno ();
+        zsock_destroy (&probe);
+        if (rc) {
+            fprintf (stderr, "tally-watch: %s%s '%s' is not an endpoint to connect to (%s); "
+                     "give tcp://HOST:PORT\n", option, list->from_file ? " (from the config file)" : "",
+                     list->items [i], zmq_strerror (error));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -389,6 +412,15 @@ main (int argc, char **argv)
         .prefix = settings.prefix, .year = year, .timeout_ms = timeout_ms,
         .log = mode != WATCH_VIEW_TABLE
     };
+    //  A bad endpoint is a usage error (1), found before any waiting, and
+    //  with --once too, which reads no feed.
+    if (s_check_endpoints ("--feed", &settings.feed, ZMQ_SUB)
+    ||  s_check_endpoints ("--query", &settings.query, ZMQ_DEALER)) {
+        watch_state_destroy (&state);
+        watch_view_destroy (&view);
+        zlist_destroy (&settings.owned);
+        return S_EXIT_USAGE;
+    }
     watch_feed_t *feed = watch_feed_new (&config, state);
 
     int status = 0;

@@ -403,7 +403,7 @@ s_feed_recv (watch_feed_t *self, s_feed_t *feed)
         return;
     }
     int64_t now = zclock_mono ();
-    bool merged = self->feed_count > 1;
+    bool merged = self->feed_count > 1 || watch_state_merged (self->state);
     self->last_heard = feed->last_heard = now;
     self->last_heard_wall = zclock_time ();
     self->silent = false;
@@ -435,6 +435,10 @@ s_feed_recv (watch_feed_t *self, s_feed_t *feed)
     if (seq > feed->last_seq)
         feed->last_seq = seq;
     watch_verdict_t verdict = watch_state_feed (self->state, &msg);
+    if (!merged && watch_state_merged (self->state) && self->log)
+        fprintf (stderr, "tally-watch: seq %lld arrived after %lld on %s: several collectors' feeds "
+                 "come through it (tally-feedproxy?); applying each region's newest version\n",
+                 (long long) seq, (long long) last, feed->endpoint);
     if (verdict == WATCH_APPLIED || (verdict == WATCH_GAP && totals))
         self->last_update_wall = self->last_heard_wall;
     if (verdict == WATCH_GAP && !self->dealer) {

@@ -926,6 +926,20 @@ START_TEST (test_config_file)
     ck_assert_int_eq (tt_run (bad5_argv, 10000, &out), 1);
     ck_assert_str_eq (out, "tally-watch: --year must be a four-digit year such as 2022, not 'abc'\n");
     free (out);
+    //  An endpoint ZeroMQ cannot connect to is a usage error (1), with
+    //  --once too (which reads no feed), named with where it came from.
+    const char *bad_feed [] = { tt_watch_bin, "--once", "--feed", "tcp://127.0.0.1:bad", NULL };
+    ck_assert_int_eq (tt_run (bad_feed, 10000, &out), 1);
+    ck_assert_msg (strstr (out, "--feed 'tcp://127.0.0.1:bad' is not an endpoint to connect to"),
+                   "%s", out);
+    free (out);
+    bad = tt_write_file (dir, "bad6.conf", "query = htp://x\n");
+    ck_assert_ptr_nonnull (bad);
+    const char *bad6_argv [] = { tt_watch_bin, "-c", bad, "--once", NULL };
+    ck_assert_int_eq (tt_run (bad6_argv, 10000, &out), 1);
+    ck_assert_msg (strstr (out, "--query (from the config file) 'htp://x' is not an endpoint"), "%s", out);
+    free (out);
+    free (bad);
     //  The example in deploy/ is read without complaint (nobody answers there).
     char example [600];
     snprintf (example, sizeof example, "%s/deploy/tally-watch.conf", tt_source_dir);
