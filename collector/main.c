@@ -44,6 +44,10 @@ s_usage (FILE *out)
         "Without --db, libpq's environment is used (PGHOST, PGPORT, PGDATABASE, PGUSER, ...).\n"
         "Without CURVE keys, endpoints bind to loopback only unless --allow-plaintext is given.\n"
         "\n"
+        "SIGHUP rereads the catalog from the database (not the CSVs: to add regions, edit\n"
+        "SHARE/catalog/*.csv, run 'tally-collector migrate', then send SIGHUP), the client\n"
+        "keys from --clients and log-level from the config file.\n"
+        "\n"
         "Exit status: 0 after SIGINT/SIGTERM (the batch in hand is committed and acked first),\n"
         "1 when migrate fails, 2 on a usage error or when an endpoint cannot be bound.\n");
 }

@@ -128,6 +128,7 @@ typedef struct {
 
 struct server_t {
     const settings_t *settings;
+    char log_level [16];        //  the level in force: at start, then as SIGHUP set it
     store_t *store;
     auth_t *auth;               //  CURVE keys, NULL without CURVE
     zsock_t *report;            //  ROUTER: reports in, replies out
@@ -168,8 +169,21 @@ struct server_t {
 //  --------------------------------------------------------------------------
 //  Binding
 
+//  Where an endpoint setting came from, for the messages about it:
+//  " (the report setting: --report, or 'report = ...' in FILE)".
+static void
+s_endpoint_source (const settings_t *settings, const char *name, char *text, size_t size)
+{
+    if (*settings->config)
+        snprintf (text, size, " (the %s setting: --%s, or '%s = ...' in %s)",
+                  name, name, name, settings->config);
+    else
+        snprintf (text, size, " (--%s)", name);
+}
+
 //  Plaintext is only for loopback unless the operator says otherwise: the
-//  wildcard becomes 127.0.0.1, an explicit other address is refused.
+//  wildcard becomes 127.0.0.1, an explicit other address is refused, with
+//  what a stranger could do through that endpoint and how to secure it.
 static int
 s_plaintext_endpoint (const settings_t *settings, const char *name, const char *endpoint,
                       char *out, size_t out_size)
@@ -185,9 +199,16 @@ s_plaintext_endpoint (const settings_t *settings, const char *name, const char *
     if (strncmp (host, "127.", 4) == 0 || strncmp (host, "localhost:", 10) == 0
     ||  strncmp (host, "[::1]:", 6) == 0)
         return 0;
-    fprintf (stderr, "tally-collector: refusing to bind %s endpoint %s in plaintext: anyone who "
-             "can reach it could report; configure CURVE keys or give --allow-plaintext\n",
-             name, endpoint);
+    const char *risk = streq (name, "report") ? "could report"
+                     : streq (name, "query") ? "could read the figures (snapshots)"
+                     : "could read every figure published";
+    const char *remedy = streq (name, "feed")
+                       ? "give --feed-curve (with --curve-secret and --clients) or --allow-plaintext"
+                       : "configure CURVE keys (--curve-secret and --clients) or give --allow-plaintext";
+    char source [600];
+    s_endpoint_source (settings, name, source, sizeof source);
+    fprintf (stderr, "tally-collector: refusing to bind %s endpoint %s%s in plaintext: anyone who "
+             "can reach it %s; %s\n", name, endpoint, source, risk, remedy);
     return -1;
 }
 
@@ -234,8 +255,10 @@ s_bind (const settings_t *settings, auth_t *auth, int type, const char *name, co
         rc = zsock_bind (sock, "%s", actual);
     }
     if (rc < 0) {
-        fprintf (stderr, "tally-collector: cannot bind the %s endpoint %s: %s\n",
-                 name, actual, zmq_strerror (zmq_errno ()));
+        char source [600];
+        s_endpoint_source (settings, name, source, sizeof source);
+        fprintf (stderr, "tally-collector: cannot bind the %s endpoint %s%s: %s\n",
+                 name, actual, source, zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);
         return NULL;
     }
@@ -400,6 +423,7 @@ server_new (const settings_t *settings, store_t **store_p)
 {
     server_t *self = (server_t *) zmalloc (sizeof (server_t));
     self->settings = settings;
+    snprintf (self->log_level, sizeof self->log_level, "%s", settings->log_level);
     self->store = *store_p;
     *store_p = NULL;
     if (*settings->curve_secret || *settings->clients) {
@@ -1202,18 +1226,20 @@ s_reload (server_t *self)
     if (*self->settings->config) {
         settings_t fresh;
         settings_init (&fresh);
-        if (settings_load_file (&fresh, self->settings->config) == 0
-        &&  !streq (fresh.log_level, self->settings->log_level)) {
-            //  Said before the change, so that it is seen even when the new level hides info.
-            if (log_level_known (fresh.log_level)) {
-                log_info ("server: log level is now %s (was %s)", fresh.log_level,
-                          self->settings->log_level);
-                log_set_level (fresh.log_level);
-            }
-            else
-                log_error ("server: %s: log level '%s' is not error, warning, info or debug; "
-                           "keeping %s", self->settings->config, fresh.log_level,
-                           self->settings->log_level);
+        char err [1024];
+        if (settings_read_file (&fresh, self->settings->config, err, sizeof err))
+            log_error ("server: SIGHUP: %s; the log level stays %s", err, self->log_level);
+        else
+        if (!streq (fresh.log_level, self->log_level)) {
+            //  Said while info lines are shown: before the change when the
+            //  old level shows them, else after it.
+            bool said = log_enabled (LOG_LEVEL_INFO);
+            if (said)
+                log_info ("server: log level is now %s (was %s)", fresh.log_level, self->log_level);
+            log_set_level (fresh.log_level);
+            if (!said)
+                log_info ("server: log level is now %s (was %s)", fresh.log_level, self->log_level);
+            snprintf (self->log_level, sizeof self->log_level, "%s", fresh.log_level);
         }
         settings_free (&fresh);
     }

@@ -15,6 +15,12 @@
 
 typedef enum { S_TEXT, S_INT, S_FLAG } s_kind_t;
 
+//  A further check of a value (its text, and its number for S_INT) run
+//  before it is kept, wherever it comes from: 0, or -1 with one sentence in
+//  err. Checking as the value is read lets the complaint name FILE:LINE and
+//  the key, or the option.
+typedef int (s_check_fn) (const char *text, long number, char *err, size_t err_size);
+
 typedef struct {
     const char *name;           //  long option, without "--"
     s_kind_t kind;
@@ -22,52 +28,76 @@ typedef struct {
     const char *fallback;       //  default, as text
     int min, max;               //  S_INT bounds
     const char *help;
+    s_check_fn *check;          //  further check of the value, NULL for none
 } s_setting_t;
+
+static int
+s_check_log_level (const char *text, long number, char *err, size_t err_size)
+{
+    (void) number;
+    if (log_level_known (text))
+        return 0;
+    snprintf (err, err_size, "'%s' is not error, warning, info or debug", text);
+    return -1;
+}
+
+static int
+s_check_slice (const char *text, long number, char *err, size_t err_size)
+{
+    (void) text;
+    if (number == 0 || number >= SLICE_MIN_US)
+        return 0;
+    snprintf (err, err_size, "%ld is below the kernel's least, %d (0 keeps the kernel's default)",
+              number, SLICE_MIN_US);
+    return -1;
+}
 
 #define S_AT(field) offsetof (settings_t, field)
 
 static const s_setting_t s_table [] = {
     { "db", S_TEXT, S_AT (db), "", 0, 0,
-      "PostgreSQL conninfo or URI (default: libpq's PGHOST, PGDATABASE, ... environment)" },
+      "PostgreSQL conninfo or URI (default: libpq's PGHOST, PGDATABASE, ... environment)", NULL },
     { "report", S_TEXT, S_AT (report), "tcp://*:7701", 0, 0,
-      "endpoint for reports (ROUTER; reporters connect with DEALER or REQ)" },
+      "endpoint for reports (ROUTER; reporters connect with DEALER or REQ)", NULL },
     { "feed", S_TEXT, S_AT (feed), "tcp://*:7702", 0, 0,
-      "endpoint for the totals feed (PUB)" },
+      "endpoint for the totals feed (PUB)", NULL },
     { "query", S_TEXT, S_AT (query), "tcp://*:7703", 0, 0,
-      "endpoint for snapshot and ping requests (ROUTER)" },
+      "endpoint for snapshot and ping requests (ROUTER)", NULL },
     { "share", S_TEXT, S_AT (share), "", 0, 0,
-      "folder holding migrations/ and catalog/ (default: the installed one, else the source tree's deploy/)" },
+      "folder holding migrations/ and catalog/, read by 'tally-collector migrate' (default: the installed one, "
+      "else the source tree's deploy/); the daemon's SIGHUP rereads the catalog from the database, not the CSVs", NULL },
     { "ready-file", S_TEXT, S_AT (ready_file), "", 0, 0,
-      "once bound, write 'report|feed|query ENDPOINT' lines to this file (for scripts and tests)" },
+      "once bound, write 'report|feed|query ENDPOINT' lines to this file (for scripts and tests)", NULL },
     { "log-level", S_TEXT, S_AT (log_level), "info", 0, 0,
-      "error, warning, info or debug (SIGHUP rereads it from the config file)" },
+      "error, warning, info or debug (SIGHUP rereads it from the config file)", s_check_log_level },
     { "max-body", S_INT, S_AT (max_body), "65536", 256, 1048576,
-      "largest report body in bytes; larger ones get nack too_large" },
+      "largest report body in bytes; larger ones get nack too_large", NULL },
     { "max-frame", S_INT, S_AT (max_frame), "1048576", 1024, 67108864,
-      "hard transport limit in bytes (ZMQ_MAXMSGSIZE): a larger frame drops the connection" },
+      "hard transport limit in bytes (ZMQ_MAXMSGSIZE): a larger frame drops the connection", NULL },
     { "batch-max", S_INT, S_AT (batch_max), "1000", 1, 100000,
-      "most reports committed in one transaction (group commit)" },
+      "most reports committed in one transaction (group commit)", NULL },
     { "db-connections", S_INT, S_AT (db_connections), "2", 1, 8,
-      "database connections committing batches at once (while one commits, the next batch is stored on another)" },
+      "database connections committing batches at once (while one commits, the next batch is stored on another)", NULL },
     { "heartbeat-ms", S_INT, S_AT (heartbeat_ms), "900", 50, 950,
       "feed heartbeat period in milliseconds (at most 950, so that subscribers get one at least once a second, "
-      "as PROTOCOL.md promises, even when the machine is busy)" },
+      "as PROTOCOL.md promises, even when the machine is busy)", NULL },
     { "stats-interval", S_INT, S_AT (stats_interval), "60", 1, 86400,
-      "seconds between statistics lines (reports stored and rejected, batches, those stored by the main loop and in one trip, ack and database latency)" },
+      "seconds between statistics lines (reports stored and rejected, batches, those stored by the main loop and in one trip, ack and database latency)", NULL },
     { "sched-slice-us", S_INT, S_AT (sched_slice_us), "100", 0, 100000,
       "CPU time slice in microseconds asked of the kernel for the collector's threads (100 to 100000, Linux 6.12 or later): "
       "with a short one they run as soon as a report or an answer arrives, ahead of longer work such as PostgreSQL's "
-      "backends on the same machine; 0 keeps the kernel's default" },
+      "backends on the same machine; 0 keeps the kernel's default", s_check_slice },
     { "curve-secret", S_TEXT, S_AT (curve_secret), "", 0, 0,
-      "the collector's secret certificate (from 'tally-collector keygen'): CURVE on report and query" },
+      "the collector's secret certificate (from 'tally-collector keygen'): CURVE on report and query", NULL },
     { "clients", S_TEXT, S_AT (clients), "", 0, 0,
-      "folder of client certificates (NAME.cert from 'tally-reporter keygen'); only these keys get in" },
+      "folder of client certificates (NAME.cert from 'tally-reporter keygen'); only these keys get in", NULL },
     { "feed-curve", S_FLAG, S_AT (feed_curve), "no", 0, 0,
-      "CURVE on the feed too: subscribers need a certificate in the clients folder" },
+      "CURVE on the feed too: subscribers need a certificate in the clients folder", NULL },
     { "syslog", S_FLAG, S_AT (syslog), "no", 0, 0,
-      "log to syslog instead of stderr" },
+      "log to syslog instead of stderr", NULL },
     { "allow-plaintext", S_FLAG, S_AT (allow_plaintext), "no", 0, 0,
-      "accept plaintext connections on non-loopback endpoints (anyone who can reach the port can report)" },
+      "accept plaintext connections on non-loopback endpoints (anyone who can reach them can report, "
+      "and read figures by snapshot and on the feed)", NULL },
 };
 #define S_COUNT (sizeof s_table / sizeof s_table [0])
 
@@ -77,6 +107,8 @@ s_assign (settings_t *self, const s_setting_t *s, const char *value, char *err, 
 {
     void *slot = (char *) self + s->offset;
     if (s->kind == S_TEXT) {
+        if (s->check && s->check (value, 0, err, err_size))
+            return -1;
         free (*(char **) slot);
         *(char **) slot = strdup (value);
     }
@@ -89,6 +121,8 @@ s_assign (settings_t *self, const s_setting_t *s, const char *value, char *err, 
             snprintf (err, err_size, "'%s' is not a whole number from %d to %d", value, s->min, s->max);
             return -1;
         }
+        if (s->check && s->check (value, number, err, err_size))
+            return -1;
         *(int *) slot = (int) number;
     }
     else {
@@ -162,15 +196,23 @@ settings_usage (FILE *out)
 }
 
 int
+settings_read_file (settings_t *self, const char *path, char *err, size_t err_size)
+{
+    if (conf_load (path, s_from_file, self, err, err_size))
+        return -1;
+    free (self->config);
+    self->config = strdup (path);
+    return 0;
+}
+
+int
 settings_load_file (settings_t *self, const char *path)
 {
     char err [1024];
-    if (conf_load (path, s_from_file, self, err, sizeof err)) {
+    if (settings_read_file (self, path, err, sizeof err)) {
         fprintf (stderr, "tally-collector: %s\n", err);
         return -1;
     }
-    free (self->config);
-    self->config = strdup (path);
     return 0;
 }
 
@@ -227,16 +269,8 @@ settings_parse (settings_t *self, int argc, char **argv, int first)
             return -1;
         }
     }
-    if (self->sched_slice_us > 0 && self->sched_slice_us < SLICE_MIN_US) {
-        fprintf (stderr, "tally-collector: option --sched-slice-us: %d is below the kernel's least, %d "
-                 "(0 keeps the kernel's default)\n", self->sched_slice_us, SLICE_MIN_US);
-        return -1;
-    }
-    if (log_set_level (self->log_level)) {
-        fprintf (stderr, "tally-collector: log level '%s' is not error, warning, info or debug\n",
-                 self->log_level);
-        return -1;
-    }
+    //  Known: s_check_log_level passed it, from the file or the command line.
+    log_set_level (self->log_level);
     return 0;
 }
 

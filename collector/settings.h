@@ -46,6 +46,10 @@ int settings_parse (settings_t *self, int argc, char **argv, int first);
 //  line on stderr naming file, line and key.
 int settings_load_file (settings_t *self, const char *path);
 
+//  The same, for a daemon that logs rather than prints: returns 0, or -1
+//  with "FILE:LINE: key 'K': what is wrong" (or "FILE: cannot read...") in err.
+int settings_read_file (settings_t *self, const char *path, char *err, size_t err_size);
+
 //  Print the option list (used by --help).
 void settings_usage (FILE *out);
 

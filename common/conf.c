@@ -2,10 +2,14 @@
 #include "conf.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static char *
 s_trim (char *text)
@@ -31,14 +35,42 @@ conf_flag (const char *value)
     return -1;
 }
 
+//  Open path for reading if it is a regular file (or a link to one). A
+//  folder opens fine and reads as nothing, which would run the program on
+//  its defaults; a FIFO could block. Both are refused like a missing file.
+//  O_NONBLOCK only keeps open() from waiting on a FIFO; reading a regular
+//  file ignores it.
+static FILE *
+s_open_regular (const char *path, char *err, size_t err_size)
+{
+    int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf (err, err_size, "%s: cannot read the config file", path);
+        return NULL;
+    }
+    struct stat status;
+    if (fstat (fd, &status) != 0)
+        status.st_mode = 0;
+    if (!S_ISREG (status.st_mode)) {
+        snprintf (err, err_size, "%s: cannot read the config file: %s", path,
+                  S_ISDIR (status.st_mode) ? "it is a folder, not a file" : "it is not a regular file");
+        close (fd);
+        return NULL;
+    }
+    FILE *file = fdopen (fd, "r");
+    if (!file) {
+        snprintf (err, err_size, "%s: cannot read the config file", path);
+        close (fd);
+    }
+    return file;
+}
+
 int
 conf_load (const char *path, conf_fn *fn, void *arg, char *err, size_t err_size)
 {
-    FILE *file = fopen (path, "r");
-    if (!file) {
-        snprintf (err, err_size, "%s: cannot read the config file", path);
+    FILE *file = s_open_regular (path, err, err_size);
+    if (!file)
         return -1;
-    }
     char line [4096];
     int number = 0, rc = 0;
     while (rc == 0 && fgets (line, sizeof line, file)) {
@@ -87,6 +119,10 @@ conf_load (const char *path, conf_fn *fn, void *arg, char *err, size_t err_size)
             snprintf (err, err_size, "%s:%d: key '%s': %s", path, number, key, why);
             rc = -1;
         }
+    }
+    if (rc == 0 && ferror (file)) {
+        snprintf (err, err_size, "%s: cannot read the config file: %s", path, strerror (errno));
+        rc = -1;
     }
     fclose (file);
     return rc;

@@ -25,7 +25,9 @@ typedef int (conf_fn) (void *arg, const char *key, const char *value,
                        char *err, size_t err_size);
 
 //  Read path and call fn for each setting. Returns 0, or -1 with
-//  "FILE:LINE: what is wrong" in err.
+//  "FILE:LINE: what is wrong" in err. A path that cannot be opened, or is
+//  not a regular file (a folder, a device, a FIFO), is refused with
+//  "FILE: cannot read the config file..." rather than read as empty.
 int conf_load (const char *path, conf_fn *fn, void *arg, char *err, size_t err_size);
 
 //  Read a flag value: 1 true, 0 false, -1 not a flag value.

@@ -152,6 +152,9 @@ main (int argc, char **argv)
     zsys_init ();
     zsys_catch_interrupts ();
 
+    //  An endpoint error exits 2 through the sockets' destruction, so that
+    //  czmq does not warn of dangling sockets on the way out.
+    int rc = 0;
     zsock_t *frontend = zsock_new (ZMQ_XSUB);
     zsock_t *backend = zsock_new (ZMQ_XPUB);
     zsock_set_rcvhwm (frontend, (int) opt.hwm);
@@ -160,26 +163,33 @@ main (int argc, char **argv)
     FILE *ready = NULL;
     if (opt.ready_file && !(ready = fopen (opt.ready_file, "w"))) {
         fprintf (stderr, "tally-feedproxy: cannot write %s: %s\n", opt.ready_file, strerror (errno));
-        return 2;
+        rc = 2;
     }
-    for (int i = 0; i < opt.backend_count; i++) {
+    for (int i = 0; rc == 0 && i < opt.backend_count; i++) {
         if (zsock_bind (backend, "%s", opt.backend [i]) < 0) {
             fprintf (stderr, "tally-feedproxy: cannot bind %s: %s\n", opt.backend [i], zmq_strerror (zmq_errno ()));
-            return 2;
+            rc = 2;
+            break;
         }
         log_info ("feedproxy: subscribers connect to %s", zsock_endpoint (backend));
         if (ready)
             fprintf (ready, "feed %s\n", zsock_endpoint (backend));
     }
-    for (int i = 0; i < opt.frontend_count; i++) {
+    for (int i = 0; rc == 0 && i < opt.frontend_count; i++) {
         if (zsock_connect (frontend, "%s", opt.frontend [i]) < 0) {
             fprintf (stderr, "tally-feedproxy: cannot connect to %s: %s\n", opt.frontend [i], zmq_strerror (zmq_errno ()));
-            return 2;
+            rc = 2;
+            break;
         }
         log_info ("feedproxy: forwarding the feed of %s", opt.frontend [i]);
     }
     if (ready)
         fclose (ready);
+    if (rc) {
+        zsock_destroy (&frontend);
+        zsock_destroy (&backend);
+        return rc;
+    }
 
     zpoller_t *poller = zpoller_new (frontend, backend, NULL);
     uint64_t messages = 0, subscriptions = 0, last_messages = 0;

@@ -164,6 +164,8 @@ typedef struct {
     const char *value [S_COUNT];        //  value of each setting (borrowed)
     s_list_t list [S_COUNT];            //  all values of each K_LIST setting
     bool from_file [S_COUNT];           //  the value came from the config file
+    const char *source [S_COUNT];       //  and from which one (borrowed from argv)
+    const char *loading;                //  the config file being read, NULL after
     const s_command_t *command;         //  the command being parsed
     zlist_t *owned;                     //  copies of the config file's values
     const char *file;                   //  the FILE argument of send, NAME of keygen
@@ -331,7 +333,14 @@ s_from_file (void *arg, const char *key, const char *value, char *err, size_t er
         config->from_file [id] = true;
         return 0;
     }
+    //  The form of a figure is checked here, where the line is known; the
+    //  key and number are checked with the catalog's rules when sending.
+    if (id == S_SET && (!strchr (value, '=') || *value == '=')) {
+        snprintf (err, err_size, "'%s' is not KEY=VALUE (e.g. set = projects_started=15)", value);
+        return -1;
+    }
     zlist_append (config->owned, (void *) value);
+    config->source [id] = config->loading;
     return s_assign (config, id, (const char *) zlist_tail (config->owned), true, err, err_size);
 }
 
@@ -354,8 +363,10 @@ s_parse (int argc, char **argv, const s_command_t *command, s_config_t *config)
             path = argv [at] + 9;
         if (!path)
             continue;
-        if (conf_load (path, s_from_file, config, err, sizeof err)
-        ||  s_assign (config, S_CONFIG, path, false, err, sizeof err)) {
+        config->loading = path;
+        int rc = conf_load (path, s_from_file, config, err, sizeof err);
+        config->loading = NULL;
+        if (rc || s_assign (config, S_CONFIG, path, false, err, sizeof err)) {
             fprintf (stderr, "tally-reporter %s: %s\n", command->name, err);
             return -1;
         }
@@ -600,8 +611,13 @@ s_send (s_config_t *config)
     if (s_delivery_prepare (config, &delivery))
         return EXIT_USAGE;
     input_options_t options = s_input_options (config);
+    //  Figures from set = lines are blamed on their file, not the command line.
+    char from_file [1100] = "config file, key 'set'";
+    if (!config->file && config->from_file [S_SET] && config->source [S_SET])
+        snprintf (from_file, sizeof from_file, "%s, key 'set'", config->source [S_SET]);
     const char *name = config->file ? (strcmp (config->file, "-") == 0 ? "<stdin>" : config->file)
-                                    : "command line";
+                     : config->from_file [S_SET] ? from_file
+                     : "command line";
     input_t *input = input_new (name, &options);
     if (config->file)
         input_read_file (input, config->file);

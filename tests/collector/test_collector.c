@@ -241,6 +241,58 @@ START_TEST (test_config_file_errors)
     s_expect_bad_config ("feed-curve = maybe\n", "1: key 'feed-curve': 'maybe' is not yes or no");
     s_expect_bad_config ("just words\n", "1: expected 'key = value'");
     s_expect_bad_config ("db = \"open quote\n", "1: key 'db': unterminated");
+    //  Values checked beyond their type are checked as the file is read too.
+    s_expect_bad_config ("\nlog-level = verbose\n",
+                         "2: key 'log-level': 'verbose' is not error, warning, info or debug");
+    s_expect_bad_config ("sched-slice-us = 50\n", "1: key 'sched-slice-us': 50 is below the kernel's least");
+}
+END_TEST
+
+//  On the command line the same values name the option.
+static void
+s_expect_bad_option (const char *option, const char *value, const char *words)
+{
+    settings_t settings;
+    settings_init (&settings);
+    char *argv [] = { "tally-collector", (char *) option, (char *) value, NULL };
+    FILE *saved = stderr;
+    char buffer [1024] = "";
+    stderr = fmemopen (buffer, sizeof buffer, "w");
+    int rc = settings_parse (&settings, 3, argv, 1);
+    fclose (stderr);
+    stderr = saved;
+    ck_assert_int_eq (rc, -1);
+    ck_assert_msg (strstr (buffer, words), "'%s' does not say '%s'", buffer, words);
+    settings_free (&settings);
+}
+
+START_TEST (test_option_value_errors)
+{
+    s_expect_bad_option ("--log-level", "verbose",
+                         "option --log-level: 'verbose' is not error, warning, info or debug");
+    s_expect_bad_option ("--sched-slice-us", "50", "option --sched-slice-us: 50 is below the kernel's least, 100");
+}
+END_TEST
+
+//  A folder, or anything else that is not a regular file, is refused like a
+//  missing file rather than read as an empty one (which meant the defaults).
+START_TEST (test_config_not_a_file)
+{
+    char dir [] = "/tmp/tally-conf-dir-XXXXXX";
+    ck_assert_ptr_nonnull (mkdtemp (dir));
+    const char *paths [] = { dir, "/dev/null", "/nonexistent/tally.conf" };
+    for (size_t i = 0; i < 3; i++) {
+        settings_t settings;
+        settings_init (&settings);
+        char err [1024] = "";
+        ck_assert_int_eq (settings_read_file (&settings, paths [i], err, sizeof err), -1);
+        char want [300];
+        snprintf (want, sizeof want, "%s: cannot read the config file", paths [i]);
+        ck_assert_msg (strstr (err, want), "'%s' does not say '%s'", err, want);
+        ck_assert_str_eq (settings.config, "");
+        settings_free (&settings);
+    }
+    ck_assert_int_eq (rmdir (dir), 0);
 }
 END_TEST
 
@@ -516,6 +568,8 @@ main (void)
     tcase_add_test (tc, test_slice_request);
     tcase_add_test (tc, test_config_file_and_precedence);
     tcase_add_test (tc, test_config_file_errors);
+    tcase_add_test (tc, test_option_value_errors);
+    tcase_add_test (tc, test_config_not_a_file);
     tcase_add_test (tc, test_figures_roll_up);
     tcase_add_test (tc, test_figures_older_and_ties);
     tcase_add_test (tc, test_figures_created);

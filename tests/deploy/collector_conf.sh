@@ -5,7 +5,9 @@
 #   1. it lists every setting of `tally-collector --help`, in the same order
 #      (collector/settings.c's table);
 #   2. each commented-out "# key = value" line shows the built-in default;
-#   3. `tally-collector migrate -c deploy/tally-collector.conf --db DB`
+#   3. `share` and --help say what SIGHUP does (the catalog from the
+#      database; the CSVs are for `tally-collector migrate`);
+#   4. `tally-collector migrate -c deploy/tally-collector.conf --db DB`
 #      succeeds against a private PostgreSQL, and so does a copy with every
 #      commented-out setting switched on: every key of the example is accepted.
 set -euo pipefail
@@ -48,6 +50,24 @@ while IFS=$'\t' read -r name value commented; do
     fi
 done <"$tmp/example"
 [ "$failed" = 0 ] && echo "ok: the example lists all $(wc -l <"$tmp/help") settings in order, with their defaults"
+
+# SIGHUP rereads the catalog from the database, never the CSVs under share:
+# the example and --help must not promise otherwise, and say how to add regions.
+share_text=$(awk '/^# share =/ { print block; exit } /^#/ { block = block $0 "\n"; next } { block = "" }' "$conf")
+if grep -qi "reload on SIGHUP" <<<"$share_text" ||
+   ! grep -q "SIGHUP rereads the catalog" <<<"$share_text" ||
+   ! grep -q "from the database" <<<"$share_text" ||
+   ! grep -q "tally-collector migrate" <<<"$share_text"; then
+    echo "FAIL: the example's 'share' comment must say SIGHUP rereads the catalog from the database" >&2
+    echo "      and that new regions need the CSVs edited, 'tally-collector migrate', then SIGHUP:" >&2
+    echo "$share_text" >&2
+    failed=1
+elif ! grep -q "SIGHUP rereads the catalog from the database" <<<"$("$collector" --help)"; then
+    echo "FAIL: tally-collector --help does not say SIGHUP rereads the catalog from the database" >&2
+    failed=1
+else
+    echo "ok: the example and --help say SIGHUP rereads the catalog from the database, not the CSVs"
+fi
 
 dt_pg_start
 if out=$(cd "$tmp" && "$collector" migrate -c "$conf" --db "$db" 2>&1); then

@@ -819,6 +819,32 @@ START_TEST (test_config_file)
     free (out);
     free (bad);
     ck_assert_int_eq (s_reporter (NULL, 10000, "status", "-c", "/nonexistent.conf", NULL), 2);
+    //  A folder is no config file: refused like a missing one, not read as empty.
+    rc = s_reporter (&out, 10000, "status", "-c", dir, NULL);
+    ck_assert_int_eq (rc, 2);
+    snprintf (want, sizeof want, "%s: cannot read the config file", dir);
+    ck_assert_msg (strstr (out, want), "no \"%s\" in: %s", want, out);
+    free (out);
+    //  A figure of the file that is not KEY=VALUE is blamed on its file and
+    //  line, not on the command line; one with a bad number on its file.
+    bad = tt_write_file (dir, "bad3.conf", "region = 220582\nas-of = 2022-03-20\nset = garbage\n");
+    ck_assert_ptr_nonnull (bad);
+    rc = s_reporter (&out, 10000, "send", "-c", bad, "--outbox", outbox, "--timeout", "0", NULL);
+    ck_assert_int_eq (rc, 2);
+    snprintf (want, sizeof want, "%s:3: key 'set': 'garbage' is not KEY=VALUE", bad);
+    ck_assert_msg (strstr (out, want), "no \"%s\" in: %s", want, out);
+    ck_assert_msg (!strstr (out, "command line"), "%s", out);
+    free (out);
+    free (bad);
+    bad = tt_write_file (dir, "bad4.conf", "region = 220582\nas-of = 2022-03-20\nset = projects_started=abc\n");
+    ck_assert_ptr_nonnull (bad);
+    rc = s_reporter (&out, 10000, "send", "-c", bad, "--outbox", outbox, "--timeout", "0", NULL);
+    ck_assert_int_eq (rc, 2);
+    snprintf (want, sizeof want, "1 error in %s, key 'set'", bad);
+    ck_assert_msg (strstr (out, want), "no \"%s\" in: %s", want, out);
+    ck_assert_msg (!strstr (out, "command line"), "%s", out);
+    free (out);
+    free (bad);
     //  The example file in deploy/ is read without complaint.
     char example [600];
     snprintf (example, sizeof example, "%s/deploy/tally-reporter.conf", tt_source_dir);

@@ -255,6 +255,20 @@ START_TEST (test_proxy_usage)
     ck_assert_int_eq (tt_run (bad, 5000, &out), 2);
     ck_assert_ptr_nonnull (strstr (out, "--backend"));
     free (out);
+    //  A bad endpoint: the reason, exit 2, and no czmq warning of sockets
+    //  left dangling on the way out.
+    const char *bad_frontend [] = { s_feedproxy_bin, "--frontend", "tcp://127.0.0.1:bad",
+                                    "--backend", "ipc:///tmp/tally-feedproxy-usage.ipc", NULL };
+    ck_assert_int_eq (tt_run (bad_frontend, 5000, &out), 2);
+    ck_assert_ptr_nonnull (strstr (out, "cannot connect to tcp://127.0.0.1:bad"));
+    ck_assert_msg (!strstr (out, "dangling"), "%s", out);
+    free (out);
+    const char *bad_backend [] = { s_feedproxy_bin, "--frontend", "ipc:///tmp/tally-feedproxy-usage.ipc",
+                                   "--backend", "tcp://127.0.0.1:bad", NULL };
+    ck_assert_int_eq (tt_run (bad_backend, 5000, &out), 2);
+    ck_assert_ptr_nonnull (strstr (out, "cannot bind tcp://127.0.0.1:bad"));
+    ck_assert_msg (!strstr (out, "dangling"), "%s", out);
+    free (out);
 }
 END_TEST
 
