@@ -30,6 +30,9 @@ health_ping (int argc, char **argv)
                     "(default 5 s) or a usage error. Defaults: --query tcp://127.0.0.1:7703.\n");
             return 0;
         }
+        if (!streq (arg, "--query") && !streq (arg, "--server-key") && !streq (arg, "--key")
+        &&  !streq (arg, "--timeout"))
+            return s_usage ("unknown option", arg);
         if (i + 1 >= argc)
             return s_usage ("this option needs a value:", arg);
         if (streq (arg, "--query"))

@@ -78,9 +78,9 @@ static const s_setting_t s_table [] = {
       "most reports committed in one transaction (group commit)", NULL },
     { "db-connections", S_INT, S_AT (db_connections), "2", 1, 8,
       "database connections committing batches at once (while one commits, the next batch is stored on another)", NULL },
-    { "heartbeat-ms", S_INT, S_AT (heartbeat_ms), "900", 50, 950,
-      "feed heartbeat period in milliseconds (at most 950, so that subscribers get one at least once a second, "
-      "as PROTOCOL.md promises, even when the machine is busy)", NULL },
+    { "heartbeat-ms", S_INT, S_AT (heartbeat_ms), "900", 50, 1000,
+      "feed heartbeat period in milliseconds (at most 1000; the default leaves room so that subscribers get "
+      "one at least once a second, as PROTOCOL.md promises, even when the machine is busy)", NULL },
     { "stats-interval", S_INT, S_AT (stats_interval), "60", 1, 86400,
       "seconds between statistics lines (reports stored and rejected, batches, those stored by the main loop and in one trip, ack and database latency)", NULL },
     { "sched-slice-us", S_INT, S_AT (sched_slice_us), "100", 0, 100000,

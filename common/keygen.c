@@ -7,27 +7,28 @@
 
 //  Is text (length bytes) an entry the collector matches as meant? The
 //  collector (collector/auth.c, s_region_listed) compares a region with each
-//  entry whole, or with the part before a final '*' as a prefix; region codes
-//  are 6 digits (GB/T 2260, deploy/catalog/regions.csv). So a code is 6
-//  digits and a prefix 1 to 5 digits then '*': anything else matches no
-//  region, or all of them ("*"), and is surely a typo.
+//  entry whole, or with the part before a final '*' as a prefix. Region
+//  codes are letters and digits, at most 64 (the schema's rule), and at
+//  least 6 (GB/T 2260's counties; townships below them have 9 or 12). So a
+//  code is 6 to 64 letters or digits, and a prefix 1 to 63 of them then
+//  '*': anything else (a short code without its '*', "*" alone, other
+//  characters) matches no region, or all of them, and is surely a typo.
 static bool
 s_region_entry_valid (const char *text, size_t length)
 {
-    size_t digits = 0;
-    while (digits < length && isdigit ((unsigned char) text [digits]))
-        digits++;
-    if (digits == length)
-        return length == KEYGEN_CODE_DIGITS;
-    return digits >= 1 && digits < KEYGEN_CODE_DIGITS && digits + 1 == length
-        && text [digits] == '*';
+    size_t code = 0;
+    while (code < length && isalnum ((unsigned char) text [code]))
+        code++;
+    if (code == length)
+        return length >= KEYGEN_CODE_MIN && length <= KEYGEN_CODE_MAX;
+    return code >= 1 && code < KEYGEN_CODE_MAX && code + 1 == length && text [code] == '*';
 }
 
 int
 keygen_check_regions (const char *regions, char *err, size_t err_size)
 {
-    const char *forms = "a region code (6 digits, e.g. 220582) or a prefix (1 to 5 digits "
-                        "then *, e.g. 2205*)";
+    const char *forms = "a region code (6 to 64 letters or digits, e.g. 220582) or a prefix "
+                        "then * (e.g. 2205*)";
     if (!regions || !*regions) {
         snprintf (err, err_size, "--regions needs at least one entry, each %s", forms);
         return -1;
@@ -50,7 +51,7 @@ keygen_check_regions (const char *regions, char *err, size_t err_size)
             return -1;
         }
         if (!s_region_entry_valid (entry, size)) {
-            bool short_code = size < KEYGEN_CODE_DIGITS && strspn (entry, "0123456789") == size;
+            bool short_code = size < KEYGEN_CODE_MIN && strspn (entry, "0123456789") == size;
             snprintf (err, err_size, "region entry '%.*s'%s%.*s%s is not %s",
                       (int) (size > 64 ? 64 : size), entry,
                       short_code ? " (did you mean " : "", short_code ? (int) size : 0, entry,

@@ -15,11 +15,13 @@
 int keygen_write (const char *dir, const char *name, const char *regions,
                   char *err, size_t err_size);
 
-#define KEYGEN_CODE_DIGITS 6             //  a region code: 6 digits (GB/T 2260)
+#define KEYGEN_CODE_MIN 6                //  a region code: 6 digits (GB/T 2260) or more
+#define KEYGEN_CODE_MAX 64               //  the schema's longest code
 
 //  Check a regions list the way the collector will read it: comma-separated
-//  entries (spaces around them allowed), each a region code of 6 digits
-//  (220582) or a prefix of 1 to 5 digits followed by '*' (2205*). Returns 0,
+//  entries (spaces around them allowed), each a region code of 6 to 64
+//  letters or digits (220582, a township's 220582101) or a prefix of them
+//  followed by '*' (2205*). Returns 0,
 //  or -1 with one sentence naming the bad entry and the accepted forms in err.
 int keygen_check_regions (const char *regions, char *err, size_t err_size);
 

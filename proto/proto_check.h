@@ -13,7 +13,7 @@
 #define PROTO_CHECK_QUOTE   64
 
 //  Walk size bytes without trusting any declared length: 0 if they are one
-//  MessagePack map with string keys, at most two levels deep, valid UTF-8 in
+//  MessagePack map with string keys, at most 16 levels deep, valid UTF-8 in
 //  every string and nothing after it; else -1 with err filled (malformed).
 int
     proto_check_body (const uint8_t *data, size_t size, proto_error_t *err);

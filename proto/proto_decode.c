@@ -5,7 +5,7 @@
 
     1. size: more than max_body bytes is too_large, before anything is read;
     2. scan (proto_check_body): a bounded walk over the raw bytes that proves
-       the body is one map with string keys, at most two levels deep, whose
+       the body is one map with string keys, at most 16 levels deep, whose
        declared lengths all fit in the bytes that are actually there, with
        valid UTF-8 in every string and nothing after it; anything else is
        malformed. Only then does msgpack-c see the bytes, because

@@ -145,9 +145,9 @@ static const s_command_t s_commands [] = {
       "send, flush and run as --key, with --server-key collector.cert.\n"
       "  tally-reporter keygen jian --regions 220582 --dir keys\n"
       "  tally-reporter keygen tonghua --regions '2205*' --dir keys\n"
-      "Each entry of LIST is a region code as the catalog spells it, 6 digits\n"
-      "(GB/T 2260, e.g. 220582), or a prefix of 1 to 5 digits followed by *\n"
-      "(2205* is every region whose code starts with 2205).",
+      "Each entry of LIST is a region code as the catalog spells it, 6 to 64\n"
+      "letters or digits (GB/T 2260: 220582; a township 220582101), or a prefix\n"
+      "followed by * (2205* is every region whose code starts with 2205).",
       "exit status: 0 written, 2 nothing written (bad NAME or LIST, the files\n"
       "exist already, or the folder cannot be written)." },
 };

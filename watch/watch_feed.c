@@ -26,6 +26,7 @@ typedef struct {
     zsock_t *sub;                       //  our subscription (while running)
     int64_t last_heard;                 //  mono ms of its last message
     int64_t last_seq;                   //  highest seq it sent us, or a snapshot covered
+    int64_t totals_seq;                 //  seq of the last totals received on this SUB
     bool silent;                        //  no heartbeat on it for too long
 } s_feed_t;
 
@@ -426,6 +427,22 @@ s_feed_recv (watch_feed_t *self, s_feed_t *feed)
     }
     bool totals = msg->type == PROTO_TOTALS;
     int64_t seq = msg->seq, last = watch_state_seq (self->state);
+    //  One collector's totals come on one connection with growing seqs
+    //  (PROTOCOL.md), so a seq that goes back on the same SUB proves that
+    //  several collectors' feeds come through it (tally-feedproxy): from
+    //  now on apply by version, as with one --feed per collector. (Against
+    //  the snapshot's seq it would prove nothing: the snapshot comes on
+    //  another connection, and may overtake the feed.)
+    if (totals && !merged && feed->totals_seq > 0 && seq < feed->totals_seq) {
+        watch_state_set_merged (self->state, true);
+        merged = true;
+        if (self->log)
+            fprintf (stderr, "tally-watch: seq %lld arrived after %lld on %s: several collectors' "
+                     "feeds come through it (tally-feedproxy?); applying each region's newest "
+                     "version\n", (long long) seq, (long long) feed->totals_seq, feed->endpoint);
+    }
+    if (totals)
+        feed->totals_seq = seq;
     if (merged && !totals && seq > feed->last_seq && !self->dealer
     &&  watch_state_synced (self->state) && !watch_state_taking (self->state))
         //  This collector published something that never reached us.
@@ -435,10 +452,6 @@ s_feed_recv (watch_feed_t *self, s_feed_t *feed)
     if (seq > feed->last_seq)
         feed->last_seq = seq;
     watch_verdict_t verdict = watch_state_feed (self->state, &msg);
-    if (!merged && watch_state_merged (self->state) && self->log)
-        fprintf (stderr, "tally-watch: seq %lld arrived after %lld on %s: several collectors' feeds "
-                 "come through it (tally-feedproxy?); applying each region's newest version\n",
-                 (long long) seq, (long long) last, feed->endpoint);
     if (verdict == WATCH_APPLIED || (verdict == WATCH_GAP && totals))
         self->last_update_wall = self->last_heard_wall;
     if (verdict == WATCH_GAP && !self->dealer) {

@@ -33,7 +33,6 @@ struct _watch_state_t {
     size_t cap;                         //  entries allocated
     bool filtered;                      //  feed subscribed with a region prefix
     bool merged;                        //  several collectors' feeds, seqs interleaved
-    bool replaying;                     //  applying what was buffered during a snapshot
     bool synced;                        //  in step with the feed since a snapshot
     bool taking;                        //  a snapshot is in progress
     bool overflowed;                    //  the buffer filled up during this snapshot
@@ -156,16 +155,8 @@ s_apply_feed (watch_state_t *self, proto_msg_t *msg)
         return s_store (self, msg, s_feed_version (msg)) ? WATCH_APPLIED : WATCH_STALE;
     }
     if (msg->seq <= self->seq) {
-        if (self->replaying) {
-            proto_msg_destroy (&msg);   //  published before the snapshot was read
-            return WATCH_STALE;
-        }
-        //  One collector's feed never goes back (PROTOCOL.md), so this
-        //  address carries several collectors' feeds, e.g. through
-        //  tally-feedproxy: from now on apply by version, as with --feed
-        //  given for each collector.
-        self->merged = true;
-        return s_store (self, msg, s_feed_version (msg)) ? WATCH_APPLIED : WATCH_STALE;
+        proto_msg_destroy (&msg);
+        return WATCH_STALE;
     }
     bool gap = !self->filtered && msg->seq != self->seq + 1;
     self->seq = msg->seq;
@@ -260,13 +251,11 @@ watch_state_snapshot_end (watch_state_t *self, int64_t seq)
     self->seq = seq;
 
     watch_verdict_t verdict = WATCH_APPLIED;
-    self->replaying = true;
     for (size_t i = 0; i < self->buffer.size; i++) {
         watch_verdict_t applied = s_apply_feed (self, self->buffer.items [i]);
         if (applied == WATCH_GAP || (applied == WATCH_VERIFY && verdict != WATCH_GAP))
             verdict = applied;
     }
-    self->replaying = false;
     self->buffer.size = 0;
     if (self->overflowed) {
         self->overflowed = false;

@@ -26,9 +26,9 @@
     message is applied region by region by its version alone (never going
     back), seq is only the highest one seen, a jump in seq proves nothing,
     and a heartbeat beyond the highest seq seen asks for verification
-    (WATCH_VERIFY), as in filtered mode. A store not set merged becomes so
-    at the first live totals message whose seq goes back (several
-    collectors behind one address, such as tally-feedproxy).
+    (WATCH_VERIFY), as in filtered mode. (watch_feed sets it when several
+    --feed are given, or when one feed's seqs go back: several collectors
+    behind one address, such as tally-feedproxy.)
 
     The store calls a function for every message that moved a region forward,
     so outputs (JSON lines, the table) see exactly what the store holds.
@@ -67,9 +67,7 @@ watch_state_t *
 //  Switch merged mode (see above) on or off; off by default.
 void
     watch_state_set_merged (watch_state_t *self, bool merged);
-//  True once the feed is applied by version alone: set so, or found so
-//  when a totals message's seq went back, which one collector's feed never
-//  does (several collectors behind one address, such as tally-feedproxy).
+//  True when the feed is applied by version alone (merged mode).
 bool
     watch_state_merged (watch_state_t *self);
 

@@ -243,6 +243,77 @@ START_TEST (test_proxy_same_state)
 }
 END_TEST
 
+//  tally-watch behind a proxy in front of two collectors on one database:
+//  one --feed, whose seqs interleave. The watch must find that out (a seq
+//  that goes back on its one connection) and keep each region's newest
+//  version: at the end its last line of every region carries the version
+//  in region_year. (It used to drop the second collector's lower seqs as
+//  old, and stayed on stale totals.)
+START_TEST (test_watch_behind_proxy_of_two)
+{
+    const int year = 2043;
+    tt_collector_t *first = tt_collector_start (s_pg->conninfo, NULL, NULL);
+    tt_collector_t *second = tt_collector_start (s_pg->conninfo, NULL, NULL);
+    char frontends [160], backend [64], proxy_log [300];
+    snprintf (frontends, sizeof frontends, "%s,%s", first->feed_ep, second->feed_ep);
+    pid_t proxy = s_proxy_start (frontends, backend, sizeof backend, proxy_log, sizeof proxy_log);
+    char *dir = tt_tempdir ("watch-proxy");
+    char *out = zsys_sprintf ("%s/watch.jsonl", dir), *err = zsys_sprintf ("%s/watch.err", dir);
+    char year_text [8];
+    snprintf (year_text, sizeof year_text, "%d", year);
+    //  The watch's stderr and stdout apart: only its JSON lines in out.
+    char *command = zsys_sprintf ("exec '%s' --json --feed '%s' --query '%s' --year %s 2>'%s'",
+                                  tt_watch_bin, backend, first->query_ep, year_text, err);
+    const char *argv [] = { "/bin/sh", "-c", command, NULL };
+    pid_t watch = tt_spawn (argv, out);
+    zclock_sleep (1500);                //  subscribed, and its first snapshot taken
+
+    //  The first collector runs ahead; the second's seqs then go back,
+    //  and its changes are the newest.
+    s_stream (first, "proxy-two-1", year, 0, 300);
+    s_stream (second, "proxy-two-2", year, 50, 300);
+    zclock_sleep (1500);
+    kill (watch, SIGTERM);
+    ck_assert_int_eq (tt_wait (watch, 5000), 0);
+
+    char *lines = tt_slurp (out);
+    ck_assert_ptr_nonnull (lines);
+    for (int r = 0; r < S_REGIONS; r++) {
+        char *sql = zsys_sprintf ("SELECT coalesce (max (version), 0) FROM region_year "
+                                  "WHERE region = '%s' AND year = %d", s_regions [r], year);
+        int64_t want = tt_sql_int (s_pg->conninfo, sql);
+        zstr_free (&sql);
+        //  The last line of the region, and its version (the last key).
+        char key [40];
+        snprintf (key, sizeof key, "\"region\":\"%s\"", s_regions [r]);
+        int64_t last = -1;
+        for (char *at = strstr (lines, key); at; at = strstr (at + 1, key)) {
+            char *version = strstr (at, "\"version\":");
+            char *end = strchr (at, '\n');
+            if (version && (!end || version < end))
+                last = strtoll (version + 10, NULL, 10);
+        }
+        ck_assert_msg (last == want, "the watch ended on version %" PRId64 " of %s, the database "
+                       "has %" PRId64, last, s_regions [r], want);
+    }
+    char *said = tt_slurp (err);
+    ck_assert_msg (said && strstr (said, "several collectors' feeds come through it"),
+                   "the watch did not say it found several feeds: %s", said ? said : "");
+    printf ("feedproxy: tally-watch behind a proxy of two collectors ended on every region's "
+            "newest version (600 reports)\n");
+    free (said);
+    free (lines);
+    zstr_free (&command);
+    zstr_free (&out);
+    zstr_free (&err);
+    free (dir);
+    kill (proxy, SIGTERM);
+    ck_assert_int_eq (tt_wait (proxy, 5000), 0);
+    ck_assert_int_eq (tt_collector_stop (&first, SIGTERM), 0);
+    ck_assert_int_eq (tt_collector_stop (&second, SIGTERM), 0);
+}
+END_TEST
+
 START_TEST (test_proxy_usage)
 {
     const char *help [] = { s_feedproxy_bin, "--help", NULL };
@@ -284,6 +355,7 @@ main (void)
     tcase_set_timeout (tc, 120);
     tcase_add_test (tc, test_proxy_usage);
     tcase_add_test (tc, test_proxy_same_state);
+    tcase_add_test (tc, test_watch_behind_proxy_of_two);
     suite_add_tcase (suite, tc);
     SRunner *runner = srunner_create (suite);
     srunner_run_all (runner, CK_NORMAL);

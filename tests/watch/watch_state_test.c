@@ -139,37 +139,6 @@ START_TEST (test_gap_in_totals)
 }
 END_TEST
 
-//  Two collectors' feeds through one address (tally-feedproxy): their seqs
-//  interleave. A totals message whose seq goes back, which one collector's
-//  feed never sends, switches the store to applying by version, so the
-//  other collector's changes are shown, and an older version never is.
-START_TEST (test_seq_back_means_merged)
-{
-    watch_state_t *state = s_synced_store (false);
-    ck_assert (!watch_state_merged (state));
-    //  Collector A goes on from the snapshot's seq 10.
-    proto_msg_t *a = fixture_totals ("220524", "柳河县", "county", 11, "projects_planned", 35LL, NULL);
-    a->has_version = true;
-    a->version = 11;
-    ck_assert_int_eq (s_feed (state, a), WATCH_APPLIED);
-    //  Collector B's feed is at seq 6, but its change is version 12: newer.
-    proto_msg_t *b = fixture_totals ("220582", "集安市", "county", 6, "projects_planned", 41LL, NULL);
-    b->has_version = true;
-    b->version = 12;
-    ck_assert_int_eq (s_feed (state, b), WATCH_APPLIED);
-    ck_assert (watch_state_merged (state));
-    ck_assert_int_eq (s_value (state, "220582", "projects_planned"), 41);
-    //  An older version of a region never replaces a newer one.
-    proto_msg_t *old = fixture_totals ("220582", "集安市", "county", 7, "projects_planned", 39LL, NULL);
-    old->has_version = true;
-    old->version = 5;
-    ck_assert_int_eq (s_feed (state, old), WATCH_STALE);
-    ck_assert_int_eq (s_value (state, "220582", "projects_planned"), 41);
-    ck_assert (watch_state_synced (state));
-    watch_state_destroy (&state);
-}
-END_TEST
-
 START_TEST (test_gap_in_heartbeat)
 {
     watch_state_t *state = s_synced_store (false);
@@ -340,7 +309,6 @@ watch_state_suite (void)
     tcase_add_test (tc, test_abort_keeps_buffered);
     tcase_add_test (tc, test_filtered_feed);
     tcase_add_test (tc, test_merged_feeds);
-    tcase_add_test (tc, test_seq_back_means_merged);
     tcase_add_test (tc, test_years_and_order);
     suite_add_tcase (suite, tc);
     return suite;
