@@ -117,6 +117,19 @@ proto_date_valid (const char *text, int *year)
     return true;
 }
 
+const char *
+proto_date_problem (const char *text)
+{
+    if (proto_date_valid (text, NULL))
+        return NULL;
+    if (!text || strlen (text) != PROTO_DATE_LEN || text [4] != '-' || text [7] != '-'
+    ||  strspn (text, "0123456789") != 4)
+        return "is not a date written YYYY-MM-DD";
+    if (memcmp (text, "1000", 4) < 0)           //  four digits: byte order is number order
+        return "is before the year 1000 (dates run from 1000-01-01 to 9999-12-31)";
+    return "is not a real calendar date";
+}
+
 //  A source is an outbox identity (a UUID in practice); the character set is
 //  narrow so it can appear in logs, file names and SQL without quoting worries.
 bool

@@ -251,14 +251,9 @@ s_get_date (s_body_t *body, const char *key, char *dest)
             body->type, key, quoted, text);
     memcpy (dest, text, len);
     dest [len] = 0;
-    if (!proto_date_valid (dest, NULL)) {
-        if (memcmp (dest, "1000", 4) < 0)       //  all digits, so byte order is number order
-            return proto_check_fail (body->err, PROTO_INVALID,
-                "%s '%s' is before the year 1000 (dates run from 1000-01-01 to 9999-12-31)",
-                key, dest);
-        return proto_check_fail (body->err, PROTO_INVALID,
-            "%s '%s' is not a real calendar date", key, dest);
-    }
+    const char *problem = proto_date_problem (dest);
+    if (problem)
+        return proto_check_fail (body->err, PROTO_INVALID, "%s '%s' %s", key, dest, problem);
     return 0;
 }
 

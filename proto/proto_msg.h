@@ -169,6 +169,11 @@ const char *
 //  A real calendar date "YYYY-MM-DD" (years 1000..9999); *year set if not NULL.
 bool
     proto_date_valid (const char *text, int *year);
+//  Why text is not such a date, as the end of a sentence that starts with
+//  the date ("is before the year 1000 (...)", "is not a real calendar
+//  date"), or NULL when it is one. For messages that name what is wrong.
+const char *
+    proto_date_problem (const char *text);
 //  1..64 characters of [A-Za-z0-9._:-].
 bool
     proto_source_valid (const char *text);

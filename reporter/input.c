@@ -366,9 +366,10 @@ input_resolve (input_t *self, size_t line, size_t column_region, size_t column_a
                      "\"%.80s\" is not a region code (1-64 letters, digits or ._:- e.g. 220582)", region);
         rc = -1;
     }
-    if (!proto_date_valid (as_of, NULL)) {
+    const char *problem = proto_date_problem (as_of);
+    if (problem) {
         input_error (self, line, column_as_of, column_as_of ? "as_of" : NULL,
-                     "\"%.80s\" is not a real date written YYYY-MM-DD", as_of);
+                     "\"%.80s\" %s", as_of, problem);
         rc = -1;
     }
     if (rc == 1) {

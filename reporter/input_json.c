@@ -213,8 +213,9 @@ s_read_object (s_json_t *self, json_t *object, size_t index)
     else
     if (as_of_json) {
         as_of = json_string_value (as_of_json);
-        if (!proto_date_valid (as_of, NULL)) {
-            input_error (input, line, column, "as_of", "\"%.80s\" is not a real date written YYYY-MM-DD", as_of);
+        const char *problem = proto_date_problem (as_of);
+        if (problem) {
+            input_error (input, line, column, "as_of", "\"%.80s\" %s", as_of, problem);
             ok = false;
         }
     }

@@ -260,7 +260,9 @@ START_TEST (test_csv_errors)
         { "220582,2022-02-28,projects_started,1,000\n", "line 2", "has 5 fields but the header has 4" },
         { "220582,2022-02-28,projects_started,\n", "line 2, column 4 (value)", "empty" },
         { "220582,2022-02-28,projects_started,99999999999999999999\n", "line 2, column 4", "not a whole number" },
-        { "220582,2022-02-30,projects_started,1\n", "line 2, column 2 (as_of)", "not a real date" },
+        { "220582,2022-02-30,projects_started,1\n", "line 2, column 2 (as_of)", "not a real calendar date" },
+        { "220582,0999-12-31,projects_started,1\n", "line 2, column 2 (as_of)", "is before the year 1000" },
+        { "220582,2022/02/28,projects_started,1\n", "line 2, column 2 (as_of)", "is not a date written YYYY-MM-DD" },
         { "220582,28/02/2022,projects_started,1\n", "line 2, column 2 (as_of)", "YYYY-MM-DD" },
         { "220582,2022-02-28,Projects Started,1\n", "line 2, column 3 (metric)", "not a metric key" },
         { "220582,,projects_started,1\n", "line 2, column 2 (as_of)", "empty" },
@@ -378,7 +380,7 @@ START_TEST (test_json_errors)
           "line 2", "without quotes" },
         { "{\"region\": \"220582\", \"as_of\": \"2022-02-28\"}", "line 1", "no \"values\"" },
         { "{\"region\": 220582, \"as_of\": \"2022-02-28\", \"values\": {\"a\": 1}}", "line 1, column 12", "must be a string" },
-        { "{\"region\": \"220582\", \"as_of\": \"2022-02-29\", \"values\": {\"a\": 1}}", "line 1, column 31 (as_of)", "not a real date" },
+        { "{\"region\": \"220582\", \"as_of\": \"2022-02-29\", \"values\": {\"a\": 1}}", "line 1, column 31 (as_of)", "not a real calendar date" },
         { "{\"region\": \"220582\", \"as_of\": \"2022-02-28\", \"value\": {\"a\": 1}}", "line 1", "unknown key \"value\"" },
         { "{\"region\": \"220582\", \"as_of\": \"2022-02-28\", \"values\": {}}", "line 1", "non-empty object" },
         { "[{\"region\": \"220582\", \"as_of\": \"2022-02-28\", \"values\": {\"a\": 1}},\n 42]", "line 2, column 2", "element 2" },
@@ -415,7 +417,7 @@ START_TEST (test_sets)
     input = input_new ("command line", &options);
     const char *bad [] = { "projects_started=1.5", "novalue", "Bad=1" };
     ck_assert_int_eq (input_read_sets (input, bad, 3), -1);
-    ck_assert_error (input, "2022-02-30", "not a real date");
+    ck_assert_error (input, "2022-02-30", "not a real calendar date");
     ck_assert_error (input, "projects_started", "not a whole number");
     ck_assert_error (input, "\"novalue\"", "KEY=VALUE");
     ck_assert_error (input, "\"Bad\"", "not a metric key");
